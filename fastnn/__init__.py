@@ -1,0 +1,21 @@
+"""fastnn: the deep-learning course notebooks' NumPy network API, compiled with Numba.
+
+Change one import line (``from opt_utils import *`` becomes
+``from fastnn.optimization import *``) and the same calls return the same numbers,
+computed by compiled kernels. See the README for the façade modules, the backends and
+the benchmarks.
+"""
+
+from ._backend import get_backend, set_backend, use_backend
+from ._validation import get_options, options
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "get_backend",
+    "set_backend",
+    "use_backend",
+    "options",
+    "get_options",
+    "__version__",
+]
