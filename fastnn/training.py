@@ -4,6 +4,8 @@ Printing and progress reporting stay in Python, between chunks of epochs; each c
 one ``train_mlp`` kernel call on the selected backend.
 """
 
+import contextlib
+import contextvars
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -13,7 +15,36 @@ from ._backend import kernel_module
 from .network import ParamBuffer
 from .kernels import _spec
 
-__all__ = ["train", "TrainResult"]
+__all__ = ["train", "TrainResult", "recording"]
+
+_recorders = contextvars.ContextVar("fastnn_training_recorders", default=())
+
+
+@contextlib.contextmanager
+def recording():
+    """Collect the :class:`TrainResult` of every training run made inside the block.
+
+    The notebook ``model()`` functions return only parameters; this gives their cost
+    curves without changing their signatures.
+
+    Yields
+    ------
+    list of TrainResult
+        Appended to as runs finish.
+
+    Examples
+    --------
+    >>> from fastnn.training import recording
+    >>> with recording() as runs:                       # doctest: +SKIP
+    ...     parameters = model(train_X, train_Y, print_cost=False)
+    >>> runs[-1].costs[:2]                              # doctest: +SKIP
+    """
+    runs = []
+    token = _recorders.set(_recorders.get() + (runs,))
+    try:
+        yield runs
+    finally:
+        _recorders.reset(token)
 
 
 @dataclass
@@ -168,4 +199,6 @@ def train(X, Y, buffer, *, learning_rate, num_epochs, hidden="relu", optimizer="
         if progress is not None:
             progress(epoch, num_epochs)
     result.steps = int(t)
+    for runs in _recorders.get():
+        runs.append(result)
     return result
