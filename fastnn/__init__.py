@@ -9,6 +9,19 @@ the benchmarks.
 from ._backend import get_backend, set_backend, use_backend
 from ._validation import get_options, options
 
+
+def __getattr__(name):
+    # the estimator and the sweep pull in scikit-learn: import them on first use
+    if name == "MLPClassifier":
+        from .estimator import MLPClassifier
+
+        return MLPClassifier
+    if name in ("sweep", "thread_budget"):
+        from . import parallel
+
+        return getattr(parallel, name)
+    raise AttributeError(f"module 'fastnn' has no attribute {name!r}")
+
 __version__ = "0.1.0"
 
 __all__ = [
@@ -17,5 +30,8 @@ __all__ = [
     "use_backend",
     "options",
     "get_options",
+    "MLPClassifier",
+    "sweep",
+    "thread_budget",
     "__version__",
 ]

@@ -63,8 +63,10 @@ def decision_boundary(model, X, y, ax=None, xlim=None, ylim=None, title=None, st
     Z = np.asarray(model(np.c_[xx.ravel(), yy.ravel()]), dtype=float).reshape(xx.shape)
     if ax is None:
         _, ax = plt.subplots(figsize=(5, 4))
-    ax.contourf(xx, yy, Z, cmap=plt.cm.Spectral)
-    ax.scatter(X[0], X[1], c=y.astype(float), cmap=plt.cm.Spectral, s=12,
+    # fixed levels and colour limits: class 0 is red and class 1 blue even when the
+    # model predicts a single class everywhere
+    ax.contourf(xx, yy, Z, levels=[-0.5, 0.5, 1.5], cmap=plt.cm.Spectral, vmin=0, vmax=1)
+    ax.scatter(X[0], X[1], c=y.astype(float), cmap=plt.cm.Spectral, vmin=0, vmax=1, s=12,
                edgecolors="k", linewidths=0.3)
     ax.set_xlim(x_min, x_max)
     ax.set_ylim(y_min, y_max)
@@ -129,7 +131,8 @@ def cost_curve(costs, every=100, learning_rate=None, ax=None, label=None, unit="
     costs = np.asarray(costs, dtype=float).ravel()
     if ax is None:
         _, ax = plt.subplots(figsize=(5, 3.5))
-    ax.plot(np.arange(costs.size) * every, costs, label=label)
+    ax.plot(np.arange(costs.size) * every, costs, label=label,
+            marker="o" if costs.size <= 20 else None, markersize=3)
     ax.set_ylabel("cost")
     ax.set_xlabel(unit)
     if learning_rate is not None:

@@ -292,7 +292,11 @@ def _planar(ctx):
     ctx.progress("planar: hidden-layer sweep")
     from .plots import decision_boundary
 
-    fig, axes = _figure(len(sizes), width=3.0, height=3.0)
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(2, 4, figsize=(13, 6.6))
+    axes = axes.ravel()
+    axes[-1].axis("off")
     t_total = t_np = 0.0
     for ax, n_h in zip(axes, sizes):
         p, _, s, s_np = ctx.timer(lambda: nb.nn_model(X, Y, n_h, num_iterations=sweep_iters),
