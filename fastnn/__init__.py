@@ -10,6 +10,29 @@ from ._backend import get_backend, set_backend, use_backend
 from ._validation import get_options, options
 
 
+def warmup(backend=None):
+    """Compile the kernels of a backend ahead of time (or load them from the cache).
+
+    Kernels compile lazily on first use; calling this once (or ``fastnn warmup``) moves
+    that cost out of the first timed call.
+
+    Parameters
+    ----------
+    backend : {"numpy", "numba", "cuda"}, optional
+        Default: the current backend.
+
+    Returns
+    -------
+    float
+        Seconds taken (0.0 for a backend with nothing to compile).
+    """
+    from . import kernels
+
+    module = kernels.get(backend or get_backend())
+    compile_all = getattr(module, "warmup", None)
+    return float(compile_all()) if compile_all is not None else 0.0
+
+
 def __getattr__(name):
     # the estimator and the sweep pull in scikit-learn: import them on first use
     if name == "MLPClassifier":
@@ -30,6 +53,7 @@ __all__ = [
     "use_backend",
     "options",
     "get_options",
+    "warmup",
     "MLPClassifier",
     "sweep",
     "thread_budget",

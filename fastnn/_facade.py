@@ -95,6 +95,7 @@ def unpack_three_layer_cache(X, Y, cache, dropout=False, name="cache"):
         masks = [None, None]
     parameters = {"W1": W1, "b1": b1, "W2": W2, "b2": b2, "W3": W3, "b3": b3}
     X, Ws, _ = net_inputs(X, parameters, L=3, name=name)
+    v.check_single_output(Ws[-1], name, "W3")
     dtype = X.dtype
     m = X.shape[1]
     Y = labels_for(Y, X)
@@ -173,6 +174,11 @@ def update_step(parameters, grads, states, rule, scalars, state_names=()):
                 v.matching_array(d[key], f"{dname}[{key!r}]", like,
                                  f"parameters[{key[1:]!r}]",
                                  finite=None if dname == "grads" else False)
+    for l in range(1, L + 1):
+        for key in (f"W{l}", f"b{l}"):
+            v.check_writeable(parameters[key], f"parameters[{key!r}]")
+            for d, dname in zip(states, state_names):
+                v.check_writeable(d["d" + key], f"{dname}[{'d' + key!r}]")
     K = kernel_module()
     kernel = {"sgd": K.sgd_step, "momentum": K.momentum_step, "adam": K.adam_step}[rule]
     for l in range(1, L + 1):
@@ -216,7 +222,8 @@ def predict_dec(parameters, X, hidden="relu"):
 
 
 # --------------------------------------------------------------------------- models
-def fit(X, Y, dims, *, init, seed, pre_seed=None, **train_options):
+def fit(X, Y, dims, *, init, seed, pre_seed=None, iterations_name="num_iterations",
+        **train_options):
     """Initialise a network as a notebook does and train it with the fused loop.
 
     ``dims[0]`` may be None, meaning ``X.shape[0]``. Returns ``(parameters, result)``
@@ -227,10 +234,20 @@ def fit(X, Y, dims, *, init, seed, pre_seed=None, **train_options):
 
     X = v.as_data(X, "X")
     Y = labels_for(Y, X)
+    # what the notebooks call these, checked before any seeding moves NumPy's state
+    v.check_positive(train_options.get("learning_rate"), "learning_rate")
+    v.check_int(train_options.get("num_epochs"), iterations_name, low=0)
+    if train_options.get("batch_size") is not None:
+        v.check_int(train_options["batch_size"], "mini_batch_size", low=1)
+    if "optimizer" in train_options:
+        v.check_choice(train_options["optimizer"], "optimizer", _spec.OPTIMIZERS)
     dims = [X.shape[0] if d is None else d for d in dims]
     if dims[0] != X.shape[0]:
         raise ValueError(f"layers_dims[0] must equal the {X.shape[0]} rows of X, "
                          f"got {dims[0]}")
+    if dims[-1] != 1:
+        raise ValueError(f"layers_dims[-1] must be 1 (one sigmoid output for labels of "
+                         f"shape (1, m)), got {dims[-1]}")
     if pre_seed is not None:
         np.random.seed(pre_seed)
     buffer = initialize(dims, init, seed=seed, dtype=X.dtype)

@@ -239,3 +239,18 @@ def check_input_width(X, W1, x_name="X", w_name="parameters['W1']"):
     if X.shape[0] != W1.shape[1]:
         raise ValueError(f"{x_name} must have {W1.shape[1]} rows (features) to match "
                          f"{w_name} {W1.shape}, got shape {X.shape}")
+
+
+def check_single_output(W_last, name="parameters", key=None):
+    """The output layer must have one unit: labels ``Y`` are ``(1, m)``."""
+    if W_last.shape[0] != 1:
+        where = f"{name}[{key!r}]" if key else name
+        raise ValueError(f"{where} must have 1 row (one sigmoid output for labels of "
+                         f"shape (1, m)), got shape {W_last.shape}")
+
+
+def check_writeable(arr, name):
+    """An ndarray the caller expects to be updated in place must be writeable."""
+    if isinstance(arr, np.ndarray) and not arr.flags.writeable:
+        raise ValueError(f"{name} is read-only; it is updated in place, so pass a "
+                         "writeable array")

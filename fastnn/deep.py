@@ -40,7 +40,7 @@ _ACTS = {"relu": _spec.RELU, "sigmoid": _spec.SIGMOID}
 
 
 def _matrix(x, name):
-    x = v.as_float_array(x, name, ndim=2, finite=False)
+    x = v.as_float_array(x, name, ndim=2)
     return np.ascontiguousarray(x)
 
 
@@ -352,6 +352,7 @@ def L_model_backward(AL, Y, caches):
         if Zs[l].shape != shape or As[l + 1].shape != shape:
             raise ValueError(f"caches: layer {l + 1}'s Z and A must have shape {shape}, "
                              f"got {Zs[l].shape} and {As[l + 1].shape}")
+    v.check_single_output(Ws[-1], "caches", f"W{len(Ws)}")
     Y = Y.astype(X.dtype, copy=False)
     dWs, dbs, _, dAs = f.backward(Y, Ws, Zs, As, [None] * len(Ws), form="chain")
     grads = {}

@@ -81,6 +81,7 @@ def check_gradients(parameters, gradients, X, Y, epsilon=1e-7, hidden="relu"):
     v.check_choice(hidden, "hidden", f.HIDDEN)
     X, Ws, bs = f.net_inputs(X, parameters)
     Y = f.labels_for(Y, X)
+    v.check_single_output(Ws[-1], "parameters", f"W{len(Ws)}")
     L = len(Ws)
     for l in range(1, L + 1):
         for key, like in ((f"dW{l}", Ws[l - 1]), (f"db{l}", bs[l - 1])):

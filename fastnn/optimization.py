@@ -210,7 +210,8 @@ def random_mini_batches(X, Y, mini_batch_size=64, seed=0):
         Full batches first, then the remainder.
     """
     X = _v.as_data(X, "X")
-    Y = _v.as_float_array(Y, "Y") if not isinstance(Y, np.ndarray) else Y
+    _v.as_float_array(Y, "Y")          # checks only: the batches keep Y's own dtype
+    Y = np.asarray(Y)
     if Y.ndim != 2 or Y.shape[1] != X.shape[1]:
         raise ValueError(f"Y must have shape (1, {X.shape[1]}), got {Y.shape}")
     size = _v.check_int(mini_batch_size, "mini_batch_size", low=1)
@@ -398,5 +399,6 @@ def model(X, Y, layers_dims, optimizer, learning_rate=0.0007, mini_batch_size=64
                           batch_size=mini_batch_size, shuffle_seed=10, decay=decay,
                           decay_rate=decay_rate, cost_mode="sum", grad_form="dz",
                           cost_every=100, print_every=1000 if print_cost else None,
-                          print_format="Cost after epoch {}: {}")
+                          print_format="Cost after epoch {}: {}",
+                          iterations_name="num_epochs")
     return parameters

@@ -140,6 +140,7 @@ def backward_propagation(parameters, cache, X, Y):
     """
     X, Ws, bs = f.net_inputs(X, parameters, L=2)
     Y = f.labels_for(Y, X)
+    v.check_single_output(Ws[-1], "parameters", "W2")
     if not isinstance(cache, dict):
         raise TypeError(f"cache must be the dict forward_propagation returns, "
                         f"got {type(cache).__name__}")
