@@ -8,7 +8,7 @@ from . import kernels
 
 __all__ = ["set_backend", "get_backend", "use_backend", "kernel_module"]
 
-DEFAULT_BACKEND = "numpy"
+DEFAULT_BACKEND = "numba"
 ENV_VAR = "FASTNN_BACKEND"
 
 _global = None
@@ -29,7 +29,7 @@ def get_backend():
     -------
     str
         The innermost :func:`use_backend` name, else the last :func:`set_backend`
-        name, else the ``FASTNN_BACKEND`` environment variable, else ``"numpy"``.
+        name, else the ``FASTNN_BACKEND`` environment variable, else ``"numba"``.
     """
     name = _override.get()
     if name is None:

@@ -33,7 +33,8 @@ The functions
     mean of ``-log(A) * Y - log(1 - A) * (1 - Y)`` over the examples, as
     ``(1/m) * sum``. ``mode``: :data:`CE_SUM` (``np.sum``: a saturated prediction gives
     inf or nan), :data:`CE_NANSUM` (``np.nansum``), :data:`CE_CLIPPED` (``A`` clipped
-    to ``[eps, 1 - eps]`` with ``eps = 1e-15``; finite for any ``A`` in [0, 1]).
+    to ``[eps, 1 - eps]`` with ``eps = 1e-15``, ``1e-7`` in float32; finite for any
+    ``A`` in [0, 1]).
 ``sum_squares(x)`` -> float
     ``np.sum(np.square(x))``.
 ``dropout_forward(A, keep_prob, mode, seed, D, A_out)``
@@ -99,6 +100,8 @@ CE_NANSUM = 1
 CE_CLIPPED = 2
 CE_MODES = {"sum": CE_SUM, "nansum": CE_NANSUM, "clipped": CE_CLIPPED}
 CE_CLIP_EPS = 1e-15
+#: The clipping bound in float32, where 1 - 1e-15 rounds to 1.
+CE_CLIP_EPS32 = 1e-7
 
 DROPOUT_COMPAT = 0
 DROPOUT_FAST = 1

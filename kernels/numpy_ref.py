@@ -11,6 +11,7 @@ import numpy as np
 from ._mlp import layer_views, mlp_backward, mlp_cost, mlp_forward
 from ._spec import (
     CE_CLIP_EPS,
+    CE_CLIP_EPS32,
     CE_CLIPPED,
     CE_NANSUM,
     DROPOUT_COMPAT,
@@ -99,7 +100,8 @@ def cross_entropy(A, Y, mode):
     """Mean binary cross-entropy of predictions ``A`` against labels ``Y``."""
     m = Y.shape[1]
     if mode == CE_CLIPPED:
-        A = np.clip(A, CE_CLIP_EPS, 1 - CE_CLIP_EPS)
+        eps = CE_CLIP_EPS32 if A.dtype == np.float32 else CE_CLIP_EPS
+        A = np.clip(A, eps, 1 - eps)
     with np.errstate(divide="ignore", invalid="ignore"):
         logprobs = np.multiply(-np.log(A), Y) + np.multiply(-np.log(1 - A), 1 - Y)
     total = np.nansum(logprobs) if mode == CE_NANSUM else np.sum(logprobs)

@@ -542,10 +542,6 @@ def test_cross_entropy_clipped_is_finite_float64(case):
     assert_close(got, naive_cross_entropy(A, Y, S.CE_CLIPPED), np.float64)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: numpy_ref.cross_entropy CE_CLIPPED in float32 clips to 1 - 1e-15, which "
-    "rounds to 1.0 in float32, so A == 1 gives -log(0) -> nan/inf; the contract says "
-    "finite for any A in [0, 1]"))
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")
 @pytest.mark.parametrize("case", ["right_1", "wrong_1"])
 def test_cross_entropy_clipped_is_finite_float32(case):

@@ -1,0 +1,338 @@
+"""Compiled layer, loss, dropout and optimizer kernels of the Numba backend.
+
+Every function is an ``@njit`` kernel on C-contiguous arrays (the public wrappers in
+:mod:`.cpu` prepare them). Each computes what ``numpy_ref`` computes in the same
+rounding order: scalars are cast to the arrays' dtype first (NumPy casts a Python float
+to a float32 array's dtype), products and sums follow :mod:`._cpu_blas`.
+
+Naming: ``*_hand`` kernels use the hand loops of :mod:`._cpu_blas` (fast for small
+shapes, bit-exact with NumPy); ``*_blas`` kernels call NumPy's ``np.dot`` (OpenBLAS, in
+object mode) and fuse only the elementwise epilogue; ``*_par`` kernels are the ``prange``
+twins of elementwise
+kernels, for large arrays (elementwise, so identical for any thread count).
+"""
+
+import numpy as np
+from numba import njit, objmode, prange
+
+from . import _cpu_blas as blas
+from . import _cpu_rng as rng
+from ._spec import CE_CLIP_EPS, CE_CLIP_EPS32, CE_CLIPPED, CE_NANSUM, RELU, SIGMOID, TANH
+
+__all__ = []
+
+_JIT = {"cache": True, "error_model": "numpy"}
+
+
+@njit(**_JIT)
+def workspace_size(n_out, n_in, m):
+    """Scratch elements the ``*_hand`` layer kernels need for one layer."""
+    big = max(n_out, n_in, m)
+    return m * (n_out + n_in) + n_out + n_in + 10 * big + 16
+
+
+# --------------------------------------------------------------------------- activations
+@njit(**_JIT)
+def activate_row(z, a, bias, act):
+    """``z += bias`` and ``a = g(z)`` on one row, in one pass."""
+    n = z.shape[0]
+    zero = z.dtype.type(0.0)
+    one = z.dtype.type(1.0)
+    if act == RELU:
+        for j in range(n):
+            v = z[j] + bias
+            z[j] = v
+            a[j] = zero if v < zero else v  # noqa: FURB136 (np.maximum keeps -0.0, NaN)
+    elif act == SIGMOID:
+        for j in range(n):
+            v = z[j] + bias
+            z[j] = v
+            a[j] = one / (one + np.exp(-v))
+    elif act == TANH:
+        for j in range(n):
+            v = z[j] + bias
+            z[j] = v
+            a[j] = np.tanh(v)
+    else:
+        for j in range(n):
+            v = z[j] + bias
+            z[j] = v
+            a[j] = v
+
+
+@njit(**_JIT)
+def linear_act_hand(A_prev, W, b, act, Z, A, ws):
+    """``Z = W @ A_prev + b``, ``A = g(Z)`` with hand loops (NumPy's exact order).
+
+    ``ws``: scratch of :func:`workspace_size` elements (allocated here when shorter).
+    """
+    need = workspace_size(W.shape[0], W.shape[1], A_prev.shape[1])
+    if ws.shape[0] < need:
+        ws = np.empty(need, Z.dtype)
+    blas.mm_nn(W, A_prev, Z, ws)
+    for i in range(W.shape[0]):
+        activate_row(Z[i], A[i], b[i], act)
+
+
+@njit(**_JIT)
+def bias_act(Z, b, act, A):
+    """The forward epilogue alone: ``Z += b`` (per row) and ``A = g(Z)``."""
+    for i in range(Z.shape[0]):
+        activate_row(Z[i], A[i], b[i], act)
+
+
+@njit(**_JIT)
+def linear_act_blas(A_prev, W, b, act, Z, A):
+    """``Z = W @ A_prev + b``, ``A = g(Z)``: NumPy's ``np.dot``, then a fused epilogue.
+
+    The product runs in object mode, i.e. through NumPy's own BLAS: the exact call
+    ``numpy_ref`` makes, and no second BLAS thread pool beside NumPy's (two pools
+    spinning on two cores stall each other for milliseconds).
+    """
+    with objmode():
+        np.dot(W, A_prev, out=Z)
+    bias_act(Z, b, act, A)
+
+
+@njit(**_JIT)
+def act_backward_flat(dA, Z, A, act, dZ):
+    """``dZ = dA * g'(Z)`` elementwise on flat arrays (tanh uses ``A``)."""
+    n = dA.shape[0]
+    zero = dZ.dtype.type(0.0)
+    one = dZ.dtype.type(1.0)
+    if act == RELU:
+        for i in range(n):
+            dZ[i] = dA[i] * (one if Z[i] > zero else zero)
+    elif act == SIGMOID:
+        for i in range(n):
+            s = one / (one + np.exp(-Z[i]))
+            dZ[i] = dA[i] * s * (one - s)
+    elif act == TANH:
+        for i in range(n):
+            dZ[i] = dA[i] * (one - A[i] * A[i])
+    else:
+        for i in range(n):
+            dZ[i] = dA[i]
+
+
+# --------------------------------------------------------------------------- backward
+@njit(**_JIT)
+def dw_db_epilogue(dZ, W, scale, l2, dW, db):
+    """Given ``dW = dZ @ A_prev.T``: ``dW = scale dW + l2 W``, ``db = scale rowsum(dZ)``."""
+    s = dW.dtype.type(scale)
+    c = dW.dtype.type(l2)
+    n_out, n_in = dW.shape
+    for i in range(n_out):
+        for p in range(n_in):
+            dW[i, p] = s * dW[i, p]
+        if l2 != 0.0:
+            for p in range(n_in):
+                dW[i, p] = dW[i, p] + c * W[i, p]
+        db[i] = s * blas.pairwise_sum(dZ[i], False)
+
+
+@njit(**_JIT)
+def linear_backward_hand(dZ, A_prev, W, scale, l2, dW, db, dA_prev, want_dA, ws):
+    """``dW = scale dZ A_prev^T + l2 W``, ``db = scale rowsum(dZ)``, ``dA_prev = W^T dZ``.
+
+    ``ws``: scratch of :func:`workspace_size` elements (allocated here when shorter).
+    """
+    need = workspace_size(W.shape[0], W.shape[1], dZ.shape[1])
+    if ws.shape[0] < need:
+        ws = np.empty(need, dW.dtype)
+    blas.mm_nt(dZ, A_prev, dW, ws)
+    dw_db_epilogue(dZ, W, scale, l2, dW, db)
+    if want_dA:
+        blas.mm_tn(W, dZ, dA_prev, ws)
+
+
+@njit(**_JIT)
+def linear_backward_blas(dZ, A_prev, W, scale, l2, dW, db, dA_prev, want_dA):
+    """:func:`linear_backward_hand` with NumPy's ``np.dot`` (as :func:`linear_act_blas`)."""
+    with objmode():
+        np.dot(dZ, A_prev.T, out=dW)
+    dw_db_epilogue(dZ, W, scale, l2, dW, db)
+    if want_dA:
+        with objmode():
+            np.dot(W.T, dZ, out=dA_prev)
+
+
+@njit(**_JIT)
+def sigmoid_ce_backward_flat(A, Y, scale, dZ):
+    """``dZ = scale * (A - Y)`` (``A - Y`` when ``scale == 1``)."""
+    s = dZ.dtype.type(scale)
+    if scale == 1.0:
+        for i in range(A.shape[0]):
+            dZ[i] = A[i] - Y[i]
+    else:
+        for i in range(A.shape[0]):
+            dZ[i] = s * (A[i] - Y[i])
+
+
+# --------------------------------------------------------------------------- losses
+@njit(**_JIT)
+def cross_entropy_flat(A, Y, m, mode, buf):
+    """``(1/m) * sum(-log(A) Y - log(1 - A)(1 - Y))`` in ``mode``; ``buf`` is scratch."""
+    n = A.shape[0]
+    one = A.dtype.type(1.0)
+    zero = A.dtype.type(0.0)
+    eps = CE_CLIP_EPS32 if A.itemsize == 4 else CE_CLIP_EPS
+    lo = A.dtype.type(eps)
+    hi = A.dtype.type(1 - eps)
+    for i in range(n):
+        a = A[i]
+        if mode == CE_CLIPPED:
+            if a < lo:
+                a = lo
+            elif a > hi:
+                a = hi
+        y = Y[i]
+        t = (-np.log(a)) * y + (-np.log(one - a)) * (one - y)
+        if mode == CE_NANSUM and np.isnan(t):
+            t = zero
+        buf[i] = t
+    total = blas.pairwise_sum(buf[:n], False)
+    return np.float64(A.dtype.type(1.0 / m) * total)
+
+
+@njit(**_JIT)
+def sum_squares_flat(x):
+    """``np.sum(np.square(x))`` of a flat array, as float64."""
+    return np.float64(blas.pairwise_sum(x, True))
+
+
+# --------------------------------------------------------------------------- dropout
+@njit(**_JIT)
+def dropout_compat_flat(A, keep_prob, key, pos, D, A_out):
+    """Masks from the legacy MT19937 state ``(key, pos)``; returns the new position."""
+    kp = A_out.dtype.type(keep_prob)
+    zero = A_out.dtype.type(0.0)
+    one = A_out.dtype.type(1.0)
+    n = A.shape[0]
+    u = np.empty(min(n, 512), np.float64)
+    for start in range(0, n, 512):
+        cnt = min(512, n - start)
+        pos = rng.mt_fill_uniform(key, pos, u[:cnt])
+        for c in range(cnt):
+            i = start + c
+            d = u[c] < keep_prob
+            D[i] = d
+            A_out[i] = (A[i] * (one if d else zero)) / kp
+    return pos
+
+
+@njit(**_JIT)
+def dropout_fast_flat(A, keep_prob, seed, D, A_out):
+    """Masks from the counter hash of ``seed`` (serial)."""
+    key = rng.counter_key(seed)
+    kp = A_out.dtype.type(keep_prob)
+    zero = A_out.dtype.type(0.0)
+    one = A_out.dtype.type(1.0)
+    for i in range(A.shape[0]):
+        d = rng.counter_uniform_at(key, i) < keep_prob
+        D[i] = d
+        A_out[i] = (A[i] * (one if d else zero)) / kp
+
+
+@njit(parallel=True, **_JIT)
+def dropout_fast_flat_par(A, keep_prob, seed, D, A_out):
+    """:func:`dropout_fast_flat` over threads (each element independent)."""
+    key = rng.counter_key(seed)
+    kp = A_out.dtype.type(keep_prob)
+    zero = A_out.dtype.type(0.0)
+    one = A_out.dtype.type(1.0)
+    for i in prange(A.shape[0]):
+        d = rng.counter_uniform_at(key, i) < keep_prob
+        D[i] = d
+        A_out[i] = (A[i] * (one if d else zero)) / kp
+
+
+@njit(**_JIT)
+def dropout_backward_flat(dA, D, keep_prob, dA_out):
+    """``dA_out = dA * D / keep_prob``."""
+    kp = dA_out.dtype.type(keep_prob)
+    zero = dA_out.dtype.type(0.0)
+    one = dA_out.dtype.type(1.0)
+    for i in range(dA.shape[0]):
+        dA_out[i] = (dA[i] * (one if D[i] else zero)) / kp
+
+
+# --------------------------------------------------------------------------- optimizers
+@njit(**_JIT)
+def sgd_flat(p, g, lr):
+    """``p = p - lr * g``."""
+    c = p.dtype.type(lr)
+    for i in range(p.shape[0]):
+        p[i] = p[i] - c * g[i]
+
+
+@njit(parallel=True, **_JIT)
+def sgd_flat_par(p, g, lr):
+    """:func:`sgd_flat` over threads."""
+    c = p.dtype.type(lr)
+    for i in prange(p.shape[0]):
+        p[i] = p[i] - c * g[i]
+
+
+@njit(**_JIT)
+def momentum_flat(p, g, v, beta, lr):
+    """``v = beta v + (1 - beta) g``; ``p = p - lr v``."""
+    b = p.dtype.type(beta)
+    ob = p.dtype.type(1 - beta)
+    c = p.dtype.type(lr)
+    for i in range(p.shape[0]):
+        vi = b * v[i] + ob * g[i]
+        v[i] = vi
+        p[i] = p[i] - c * vi
+
+
+@njit(parallel=True, **_JIT)
+def momentum_flat_par(p, g, v, beta, lr):
+    """:func:`momentum_flat` over threads."""
+    b = p.dtype.type(beta)
+    ob = p.dtype.type(1 - beta)
+    c = p.dtype.type(lr)
+    for i in prange(p.shape[0]):
+        vi = b * v[i] + ob * g[i]
+        v[i] = vi
+        p[i] = p[i] - c * vi
+
+
+@njit(**_JIT)
+def adam_flat(p, g, m, v, bc1, bc2, lr, beta1, beta2, eps):
+    """One Adam step; ``bc1 = 1 - beta1**t`` and ``bc2 = 1 - beta2**t`` precomputed."""
+    b1 = p.dtype.type(beta1)
+    ob1 = p.dtype.type(1 - beta1)
+    b2 = p.dtype.type(beta2)
+    ob2 = p.dtype.type(1 - beta2)
+    c1 = p.dtype.type(bc1)
+    c2 = p.dtype.type(bc2)
+    c = p.dtype.type(lr)
+    e = p.dtype.type(eps)
+    for i in range(p.shape[0]):
+        gi = g[i]
+        mi = b1 * m[i] + ob1 * gi
+        vi = b2 * v[i] + ob2 * (gi * gi)
+        m[i] = mi
+        v[i] = vi
+        p[i] = p[i] - c * (mi / c1) / (np.sqrt(vi / c2) + e)
+
+
+@njit(parallel=True, **_JIT)
+def adam_flat_par(p, g, m, v, bc1, bc2, lr, beta1, beta2, eps):
+    """:func:`adam_flat` over threads."""
+    b1 = p.dtype.type(beta1)
+    ob1 = p.dtype.type(1 - beta1)
+    b2 = p.dtype.type(beta2)
+    ob2 = p.dtype.type(1 - beta2)
+    c1 = p.dtype.type(bc1)
+    c2 = p.dtype.type(bc2)
+    c = p.dtype.type(lr)
+    e = p.dtype.type(eps)
+    for i in prange(p.shape[0]):
+        gi = g[i]
+        mi = b1 * m[i] + ob1 * gi
+        vi = b2 * v[i] + ob2 * (gi * gi)
+        m[i] = mi
+        v[i] = vi
+        p[i] = p[i] - c * (mi / c1) / (np.sqrt(vi / c2) + e)

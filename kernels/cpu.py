@@ -1,0 +1,634 @@
+"""Numba CPU backend: the kernel contract of :mod:`fastnn.kernels._spec`, compiled.
+
+Public functions here are thin Python wrappers: they make views C-contiguous (copying
+only when an array is not), cast scalars, pick a serial, parallel or BLAS kernel by size,
+and copy results back into ``out`` arrays that are not contiguous. The compiled kernels
+live in the private ``_cpu_*`` modules:
+
+* :mod:`._cpu_blas` — small products and sums in NumPy's exact summation order,
+* :mod:`._cpu_rng` — NumPy's legacy MT19937 and the counter hash of fast dropout,
+* :mod:`._cpu_layers` — layer, loss, dropout and optimizer kernels,
+* :mod:`._cpu_mlp` — the fused training loop and the incremental gradient check.
+
+Nothing compiles at import: kernels compile on first call (``cache=True`` keeps them on
+disk) or in :func:`warmup`. float64 results equal ``numpy_ref``'s to 1e-12 relative; on
+the shapes that take the hand loops they are bit for bit NumPy's on an AVX2 OpenBLAS
+(the loops follow OpenBLAS's summation order), larger layers call NumPy's own ``np.dot``.
+float32: elementwise kernels and large layers compute in float32 as NumPy does; the
+small-layer hand loops, the gradient check and the training loop compute float32 inputs
+in float64 and round once (within 1e-5 of NumPy's float32, and closer to exact), so one
+set of compiled network kernels serves both dtypes.
+
+Size thresholds (module constants, measured on the project's 2-vCPU AVX2 machine):
+``BLAS_MIN_WORK`` / ``TRAIN_BLAS_MIN_WORK`` — layers with ``n_out * n_in * m`` at least
+this use NumPy's ``np.dot`` (from the wrapper / from the compiled loop in object mode,
+which costs ~10 us a call); below, the hand loops are faster.
+``PAR_MIN_SIZE`` — elementwise kernels (optimizers, fast dropout) on at least this many
+elements use ``prange``. On the measuring machine two threads gave no speed-up at all
+(its two vCPUs deliver one core of throughput) and Numba's default OpenMP layer stalled
+~8 ms per parallel region, so the threshold is where a kernel runs > 10 ms: a real
+second core pays there and a stall costs little.
+``GRAD_CHECK_PAR_MIN_WORK`` — gradient checks of at least this many multiply-adds split
+the parameters over ``numba.get_num_threads()`` threads (the kernel releases the GIL; a
+``prange`` version took 15 s longer to compile for the same speed).
+Parallel work is partitioned elementwise, so results never depend on the thread count.
+"""
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import numba
+import numpy as np
+
+from . import _cpu_layers as _lay
+from . import _cpu_mlp as _mlp
+from . import _cpu_rng as _rng
+from ._mlp import layer_views
+from ._spec import (
+    DROPOUT_COMPAT,
+    FUNCTIONS,
+    LINEAR,
+    OPT_ADAM,
+    OPT_GD,
+    OPT_MOMENTUM,
+    RELU,
+    SIGMOID,
+    TANH,
+)
+
+__all__ = list(FUNCTIONS) + ["layer_views", "warmup"]
+
+NAME = "numba"
+
+#: The layer wrappers call NumPy's ``np.dot`` for ``n_out * n_in * m >= BLAS_MIN_WORK``.
+BLAS_MIN_WORK = 16384
+#: Inside the compiled training loop (an object-mode call costs ~10 us) the threshold.
+TRAIN_BLAS_MIN_WORK = 131072
+#: Elementwise kernels switch to ``prange`` at this many elements (see the module notes).
+PAR_MIN_SIZE = 5_000_000
+#: Gradient checks of at least this many multiply-adds run over threads.
+GRAD_CHECK_PAR_MIN_WORK = 10_000_000
+
+_U64 = 0xFFFFFFFFFFFFFFFF
+_SEED_MAX = 2**32 - 1
+
+
+# --------------------------------------------------------------------------- helpers
+def _inp(a):
+    """A C-contiguous view of ``a`` (a copy only when ``a`` is not contiguous)."""
+    return np.ascontiguousarray(a)
+
+
+def _outp(a):
+    """``a`` itself when it can be written in place, else a C-contiguous scratch copy."""
+    if a.flags.c_contiguous and a.flags.writeable:
+        return a
+    return np.empty(a.shape, dtype=a.dtype)
+
+
+def _back(dst, src):
+    """Copy a scratch result back into the caller's array (no-op when it is the same)."""
+    if src is not dst:
+        dst[...] = src
+
+
+def _flat(a):
+    return a.reshape(-1)
+
+
+def _seed64(seed):
+    """``seed`` modulo 2**64 as a signed int64 (what the uint64 hash sees)."""
+    s = int(seed) & _U64
+    return s - (1 << 64) if s >= (1 << 63) else s
+
+
+def _in64(a):
+    """A float64 C-contiguous view of ``a`` (a copy when ``a`` is float32 or strided)."""
+    return np.ascontiguousarray(a, dtype=np.float64)
+
+
+def _out64(a):
+    """``a`` when it is a writable float64 C-contiguous array, else float64 scratch."""
+    if a.dtype == np.float64 and a.flags.c_contiguous and a.flags.writeable:
+        return a
+    return np.empty(a.shape, dtype=np.float64)
+
+
+_NO_WS = np.empty(0)      # the hand kernels allocate their scratch when given none
+
+
+def _check_seed(seed):
+    if not 0 <= seed <= _SEED_MAX:
+        raise ValueError("Seed must be between 0 and 2**32 - 1")
+
+
+# --------------------------------------------------------------------------- layers
+def linear_act_forward(A_prev, W, b, act, Z, A):
+    """Write ``Z = W @ A_prev + b`` and ``A = g(Z)`` in one fused pass.
+
+    Parameters
+    ----------
+    A_prev : ndarray (n_in, m)
+    W : ndarray (n_out, n_in)
+    b : ndarray (n_out, 1)
+    act : int
+        Activation code (LINEAR, RELU, SIGMOID, TANH).
+    Z, A : ndarray (n_out, m)
+        Outputs, written in place.
+    """
+    n_out, n_in = W.shape
+    m = A_prev.shape[1]
+    if n_out * n_in * m >= BLAS_MIN_WORK:
+        # NumPy's own np.dot (the same BLAS call as numpy_ref), then the fused epilogue
+        Zo, Ao = _outp(Z), _outp(A)
+        np.dot(_inp(W), _inp(A_prev), out=Zo)
+        _lay.bias_act(Zo, _flat(_inp(b)), int(act), Ao)
+    else:
+        Zo, Ao = _out64(Z), _out64(A)
+        _lay.linear_act_hand(_in64(A_prev), _in64(W), _flat(_in64(b)), int(act), Zo, Ao,
+                             _NO_WS)
+    _back(Z, Zo)
+    _back(A, Ao)
+
+
+def act_backward(dA, Z, A, act, dZ):
+    """Write ``dZ = dA * g'(Z)`` (tanh: ``dA * (1 - A**2)``).
+
+    Parameters
+    ----------
+    dA, Z, A : ndarray
+        Same shape; ``A`` is only read for tanh.
+    act : int
+        Activation code.
+    dZ : ndarray
+        Output, written in place (may be ``dA``).
+    """
+    out = _outp(dZ)
+    _lay.act_backward_flat(_flat(_inp(dA)), _flat(_inp(Z)), _flat(_inp(A)), int(act),
+                           _flat(out))
+    _back(dZ, out)
+
+
+def linear_backward(dZ, A_prev, W, scale, l2, dW, db, dA_prev):
+    """Write ``dW = scale dZ A_prev^T + l2 W``, ``db = scale * rowsum(dZ)``, ``dA_prev``.
+
+    Parameters
+    ----------
+    dZ : ndarray (n_out, m)
+    A_prev : ndarray (n_in, m)
+    W : ndarray (n_out, n_in)
+    scale, l2 : float
+    dW : ndarray (n_out, n_in)
+        Output.
+    db : ndarray (n_out, 1)
+        Output.
+    dA_prev : ndarray (n_in, m) or None
+        Output ``W.T @ dZ``; skipped when None.
+    """
+    n_out, n_in = W.shape
+    m = dZ.shape[1]
+    want = dA_prev is not None
+    if n_out * n_in * m >= BLAS_MIN_WORK:
+        dZ, W = _inp(dZ), _inp(W)
+        dWo, dbo = _outp(dW), _outp(db)
+        np.dot(dZ, _inp(A_prev).T, out=dWo)
+        _lay.dw_db_epilogue(dZ, W, float(scale), float(l2), dWo, _flat(dbo))
+        if want:
+            dAo = _outp(dA_prev)
+            np.dot(W.T, dZ, out=dAo)
+    else:
+        dWo, dbo = _out64(dW), _out64(db)
+        dAo = _out64(dA_prev) if want else np.empty((0, 0))
+        _lay.linear_backward_hand(_in64(dZ), _in64(A_prev), _in64(W), float(scale),
+                                  float(l2), dWo, _flat(dbo), dAo, want, _NO_WS)
+    _back(dW, dWo)
+    _back(db, dbo)
+    if want:
+        _back(dA_prev, dAo)
+
+
+def sigmoid_ce_backward(A, Y, scale, dZ):
+    """Write ``dZ = scale * (A - Y)`` (``A - Y`` when ``scale == 1``).
+
+    Parameters
+    ----------
+    A, Y : ndarray (1, m)
+    scale : float
+    dZ : ndarray (1, m)
+        Output.
+    """
+    out = _outp(dZ)
+    A, Y = np.broadcast_arrays(A, Y)
+    _lay.sigmoid_ce_backward_flat(_flat(_inp(A)), _flat(_inp(Y)), float(scale), _flat(out))
+    _back(dZ, out)
+
+
+def cross_entropy(A, Y, mode):
+    """Mean binary cross-entropy ``(1/m) sum(-log(A) Y - log(1-A)(1-Y))``.
+
+    Parameters
+    ----------
+    A, Y : ndarray (1, m)
+        Predictions and labels.
+    mode : int
+        CE_SUM (a saturated prediction gives inf or nan), CE_NANSUM or CE_CLIPPED.
+
+    Returns
+    -------
+    float
+    """
+    m = Y.shape[1]
+    A, Y = np.broadcast_arrays(A, Y)
+    Af = _flat(_inp(A))
+    return float(_lay.cross_entropy_flat(Af, _flat(_inp(Y)), m, int(mode),
+                                         np.empty(Af.shape[0], Af.dtype)))
+
+
+def sum_squares(x):
+    """``np.sum(np.square(x))`` as a Python float, in NumPy's pairwise order.
+
+    Parameters
+    ----------
+    x : ndarray
+
+    Returns
+    -------
+    float
+    """
+    return float(_lay.sum_squares_flat(_inp(np.ravel(x, order="K"))))
+
+
+# --------------------------------------------------------------------------- dropout
+def counter_uniform(seed, n):
+    """``n`` uniforms in [0, 1) from the splitmix64 hash of ``(seed, index)``.
+
+    Parameters
+    ----------
+    seed : int
+    n : int
+
+    Returns
+    -------
+    ndarray (n,) float64
+        Bit-identical to ``numpy_ref.counter_uniform(seed, n)``.
+    """
+    out = np.empty(int(n), dtype=np.float64)
+    if out.shape[0] >= PAR_MIN_SIZE:
+        _rng.counter_fill_par(_seed64(seed), out)
+    else:
+        _rng.counter_fill(_seed64(seed), out)
+    return out
+
+
+def dropout_forward(A, keep_prob, mode, seed, D, A_out):
+    """Write the mask ``D = U < keep_prob`` and ``A_out = A * D / keep_prob``.
+
+    Parameters
+    ----------
+    A : ndarray (n, m)
+    keep_prob : float
+    mode : int
+        DROPOUT_COMPAT: ``U`` is what ``np.random.rand(n, m)`` would draw from NumPy's
+        global legacy stream, which is advanced exactly as NumPy would (``seed``
+        ignored). DROPOUT_FAST: ``U = counter_uniform(seed, n * m)``; NumPy's stream is
+        not touched.
+    seed : int
+    D : ndarray (n, m) bool
+        Output mask.
+    A_out : ndarray (n, m)
+        Output; may be ``A`` itself.
+    """
+    Af = _flat(_inp(A))
+    Do, Ao = _outp(D), _outp(A_out)
+    if mode == DROPOUT_COMPAT:
+        name, key, pos, has_gauss, gauss = np.random.get_state()
+        key = np.array(key, dtype=np.uint32)
+        pos = _lay.dropout_compat_flat(Af, float(keep_prob), key, int(pos), _flat(Do),
+                                       _flat(Ao))
+        np.random.set_state((name, key, int(pos), has_gauss, gauss))
+    elif Af.shape[0] >= PAR_MIN_SIZE:
+        _lay.dropout_fast_flat_par(Af, float(keep_prob), _seed64(seed), _flat(Do),
+                                   _flat(Ao))
+    else:
+        _lay.dropout_fast_flat(Af, float(keep_prob), _seed64(seed), _flat(Do), _flat(Ao))
+    _back(D, Do)
+    _back(A_out, Ao)
+
+
+def dropout_backward(dA, D, keep_prob, dA_out):
+    """Write ``dA_out = dA * D / keep_prob``.
+
+    Parameters
+    ----------
+    dA : ndarray
+    D : ndarray bool
+    keep_prob : float
+    dA_out : ndarray
+        Output; may be ``dA``.
+    """
+    out = _outp(dA_out)
+    _lay.dropout_backward_flat(_flat(_inp(dA)), _flat(_inp(D)), float(keep_prob),
+                               _flat(out))
+    _back(dA_out, out)
+
+
+# --------------------------------------------------------------------------- optimizers
+def _inplace(*arrays):
+    """Flat views of arrays updated in place, or flat copies when one is not contiguous."""
+    if all(a.flags.c_contiguous and a.flags.writeable for a in arrays):
+        return [_flat(a) for a in arrays], False
+    return [np.ascontiguousarray(a).reshape(-1) for a in arrays], True
+
+
+def _write_back(arrays, flats):
+    for a, f in zip(arrays, flats):
+        a[...] = f.reshape(a.shape)
+
+
+def sgd_step(p, g, lr):
+    """In place: ``p -= lr * g``.
+
+    Parameters
+    ----------
+    p : ndarray
+        Parameters, updated in place (any shape; contiguous views stay views).
+    g : ndarray
+        Gradient, same shape.
+    lr : float
+    """
+    (pf,), copied = _inplace(p)
+    gf = _flat(_inp(g))
+    (_lay.sgd_flat_par if pf.shape[0] >= PAR_MIN_SIZE else _lay.sgd_flat)(pf, gf, float(lr))
+    if copied:
+        _write_back((p,), (pf,))
+
+
+def momentum_step(p, g, v, beta, lr):
+    """In place: ``v = beta v + (1 - beta) g``; ``p -= lr v``.
+
+    Parameters
+    ----------
+    p, v : ndarray
+        Parameters and velocity, updated in place.
+    g : ndarray
+    beta, lr : float
+    """
+    (pf, vf), copied = _inplace(p, v)
+    gf = _flat(_inp(g))
+    kernel = _lay.momentum_flat_par if pf.shape[0] >= PAR_MIN_SIZE else _lay.momentum_flat
+    kernel(pf, gf, vf, float(beta), float(lr))
+    if copied:
+        _write_back((p, v), (pf, vf))
+
+
+def adam_step(p, g, m, v, t, lr, beta1, beta2, eps):
+    """In place Adam step with bias correction by ``t`` (eps outside the square root).
+
+    Parameters
+    ----------
+    p, m, v : ndarray
+        Parameters and moments, updated in place in one pass.
+    g : ndarray
+    t : int
+        Step counter (>= 1).
+    lr, beta1, beta2, eps : float
+    """
+    bc1 = 1 - beta1**t
+    bc2 = 1 - beta2**t
+    (pf, mf, vf), copied = _inplace(p, m, v)
+    gf = _flat(_inp(g))
+    kernel = _lay.adam_flat_par if pf.shape[0] >= PAR_MIN_SIZE else _lay.adam_flat
+    kernel(pf, gf, mf, vf, float(bc1), float(bc2), float(lr), float(beta1), float(beta2),
+           float(eps))
+    if copied:
+        _write_back((p, m, v), (pf, mf, vf))
+
+
+# --------------------------------------------------------------------------- networks
+def _grad_check_work(dims, m):
+    """Multiply-adds of the incremental gradient check (both signs)."""
+    L = len(dims) - 1
+    work = 0
+    for l in range(L):
+        later = sum(int(dims[j + 1]) * int(dims[j]) for j in range(l + 1, L))
+        per_param = int(dims[l]) * m + later * m
+        work += 2 * int(dims[l + 1]) * (int(dims[l]) + 1) * per_param
+    return work
+
+
+def grad_check_mlp(theta, X, Y, dims, hidden, epsilon, gradapprox):
+    """Two-sided differences of the MLP cost for every parameter, computed incrementally.
+
+    Parameters
+    ----------
+    theta : ndarray (P,)
+        Flat parameters (W1 in C order, b1, W2, b2, ...); left unchanged.
+    X : ndarray (n_x, m)
+    Y : ndarray (1, m)
+    dims : sequence of int
+        Layer sizes.
+    hidden : int
+        Hidden activation code; the output is sigmoid.
+    epsilon : float
+    gradapprox : ndarray (P,)
+        Output ``(J(theta + eps e_i) - J(theta - eps e_i)) / (2 eps)``.
+    """
+    dims = np.ascontiguousarray(dims, dtype=np.int64)
+    th = _in64(theta)
+    X, Y = _in64(X), _in64(Y)
+    out = _out64(gradapprox)
+    of = _flat(out)
+    P = th.shape[0]
+    args = (th, X, Y, dims, int(hidden), float(epsilon), of)
+    n_threads = numba.get_num_threads()
+    big = _grad_check_work(dims, X.shape[1]) >= GRAD_CHECK_PAR_MIN_WORK
+    if n_threads > 1 and P > 1 and big:
+        # the kernel releases the GIL: contiguous ranges of parameters on threads
+        n_chunks = min(P, n_threads)
+        bounds = [c * P // n_chunks for c in range(n_chunks + 1)]
+        with ThreadPoolExecutor(n_chunks) as pool:
+            jobs = [pool.submit(_mlp.grad_check_kernel, *args, bounds[c], bounds[c + 1])
+                    for c in range(n_chunks)]
+            for job in jobs:
+                job.result()
+    else:
+        _mlp.grad_check_kernel(*args, 0, P)
+    _back(gradapprox, out)
+
+
+def train_mlp(X, Y, dims, hidden, theta, opt_m, opt_v, first_epoch, n_epochs, optimizer,
+              lrs, beta, beta1, beta2, eps, t, batch_size, shuffle_seed, lambd, keep_prob,
+              dropout_mode, dropout_seed, cost_mode, grad_form, cost_every, costs):
+    """Train the MLP in place with every epoch inside one compiled call.
+
+    Same arguments and numbers as ``numpy_ref.train_mlp`` (see the contract in
+    :mod:`fastnn.kernels._spec`): ``theta``, ``opt_m``, ``opt_v`` are updated in place,
+    ``costs`` receives the recorded costs, NumPy's global legacy stream is left where
+    the NumPy loop leaves it (after the last shuffle or compat-dropout draw).
+
+    Parameters
+    ----------
+    X : ndarray (n_x, m)
+    Y : ndarray (1, m)
+    dims : sequence of int
+    hidden : int
+    theta, opt_m, opt_v : ndarray (P,)
+    first_epoch, n_epochs : int
+    optimizer : int
+    lrs : ndarray
+        Learning rate of every epoch (indexed by absolute epoch).
+    beta, beta1, beta2, eps : float
+    t : int
+        Step counter before the first step.
+    batch_size : int
+        0 for full batch.
+    shuffle_seed : int
+    lambd, keep_prob : float
+    dropout_mode, dropout_seed, cost_mode, grad_form, cost_every : int
+    costs : ndarray float64
+        Output, one entry per recorded epoch.
+
+    Returns
+    -------
+    int
+        The step counter after the last step.
+
+    Raises
+    ------
+    ValueError
+        A seed NumPy would reject, or arrays inconsistent with ``dims``.
+    IndexError
+        ``lrs`` or ``costs`` too short (NumPy would fail the same way, mid-run).
+    """
+    dims = np.ascontiguousarray(dims, dtype=np.int64)
+    first_epoch, n_epochs, t = int(first_epoch), int(n_epochs), int(t)
+    batch_size, cost_every = int(batch_size), int(cost_every)
+    X = _in64(X)
+    Y = _in64(Y).reshape(1, -1)
+    if not X.flags.writeable:
+        X = X.copy()
+    if not Y.flags.writeable:
+        Y = Y.copy()
+    P = int(sum(int(dims[l + 1]) * (int(dims[l]) + 1) for l in range(len(dims) - 1)))
+    if len(dims) < 2 or X.shape[0] != dims[0] or Y.shape[1] != X.shape[1]:
+        raise ValueError(f"X {X.shape} and Y {Y.shape} do not match dims {dims.tolist()}")
+    if theta.size != P or opt_m.size != P or opt_v.size != P:
+        raise ValueError(f"theta, opt_m, opt_v need {P} entries for dims {dims.tolist()}")
+    if cost_every < 1:
+        raise ValueError(f"cost_every must be >= 1, got {cost_every}")
+    lrs = np.ascontiguousarray(lrs, dtype=np.float64)
+    if n_epochs > 0 and first_epoch + n_epochs > lrs.shape[0]:
+        raise IndexError(f"lrs has {lrs.shape[0]} entries, epochs run to "
+                         f"{first_epoch + n_epochs - 1}")
+    n_rec = sum(1 for e in range(first_epoch, first_epoch + n_epochs)
+                if e % cost_every == 0)
+    if costs.size < n_rec:
+        raise IndexError(f"costs has {costs.size} entries, {n_rec} costs are recorded")
+    if n_epochs > 0:
+        if batch_size > 0:
+            _check_seed(shuffle_seed + first_epoch + 1)
+            _check_seed(shuffle_seed + first_epoch + n_epochs)
+        if keep_prob < 1.0 and dropout_mode == DROPOUT_COMPAT:
+            _check_seed(dropout_seed)
+    if theta.dtype == np.float64:
+        (th, om, ov), copied = _inplace(theta, opt_m, opt_v)
+    else:
+        th, om, ov = (_in64(a).reshape(-1).copy() for a in (theta, opt_m, opt_v))
+        copied = True
+    direct = (costs.flags.c_contiguous and costs.flags.writeable
+              and costs.dtype == np.float64)
+    costs_o = costs if direct else np.zeros(costs.shape, np.float64)
+    key = np.empty(_rng.MT_N, dtype=np.uint32)
+    t, used, pos = _mlp.train_kernel(
+        X, Y, dims, int(hidden), th, om, ov, first_epoch, n_epochs, int(optimizer), lrs,
+        float(beta), float(beta1), float(beta2), float(eps), t, batch_size,
+        int(shuffle_seed), float(lambd), float(keep_prob), int(dropout_mode),
+        _seed64(dropout_seed), int(cost_mode), int(grad_form), cost_every,
+        _flat(costs_o), int(TRAIN_BLAS_MIN_WORK), key)
+    if used:
+        np.random.set_state(("MT19937", key, int(pos), 0, 0.0))
+    if copied:
+        _write_back((theta, opt_m, opt_v), (th, om, ov))
+    if not direct:
+        costs[...] = costs_o
+    return int(t)
+
+
+# --------------------------------------------------------------------------- warmup
+def warmup(dtypes=(np.float64, np.float32)):
+    """Compile (or load from the cache) the kernels for the common signatures.
+
+    Calls every kernel, including the BLAS-path and parallel variants, on tiny arrays
+    of each dtype. NumPy's global random state is restored afterwards.
+
+    Parameters
+    ----------
+    dtypes : sequence of dtype
+        Float dtypes to compile for.
+
+    Returns
+    -------
+    float
+        Seconds taken.
+    """
+    start = time.perf_counter()
+    state = np.random.get_state()
+    try:
+        for dt in dtypes:
+            _warm_one(np.dtype(dt))
+        counter_uniform(1, 4)
+        _rng.counter_fill_par(1, np.empty(4))
+    finally:
+        np.random.set_state(state)
+    return time.perf_counter() - start
+
+
+def _warm_one(dt):
+    r = np.random.default_rng(0)
+    A_prev = r.random((3, 5)).astype(dt)
+    W = r.random((2, 3)).astype(dt)
+    b = np.zeros((2, 1), dt)
+    Z = np.empty((2, 5), dt)
+    A = np.empty((2, 5), dt)
+    for act in (LINEAR, RELU, SIGMOID, TANH):
+        linear_act_forward(A_prev, W, b, act, Z, A)
+    _lay.bias_act(Z, b.reshape(-1), RELU, A)
+    _lay.dw_db_epilogue(Z, W, 0.5, 0.1, np.empty((2, 3), dt), np.empty(2, dt))
+    dZ = np.empty_like(Z)
+    act_backward(A, Z, A, RELU, dZ)
+    dW = np.empty_like(W)
+    db = np.empty((2, 1), dt)
+    dA = np.empty_like(A_prev)
+    linear_backward(dZ, A_prev, W, 0.5, 0.1, dW, db, dA)
+    linear_backward(dZ, A_prev, W, 0.5, 0.0, dW, db, None)
+    Y = (r.random((1, 5)) > 0.5).astype(dt)
+    AL = r.random((1, 5)).astype(dt)
+    sigmoid_ce_backward(AL, Y, 0.2, np.empty_like(AL))
+    for mode in (0, 1, 2):
+        cross_entropy(AL, Y, mode)
+    sum_squares(W)
+    D = np.empty(A.shape, bool)
+    dropout_forward(A, 0.8, DROPOUT_COMPAT, 1, D, A)
+    dropout_forward(A, 0.8, 1, 1, D, A)
+    _lay.dropout_fast_flat_par(A.reshape(-1), 0.8, 1, D.reshape(-1), A.reshape(-1))
+    dropout_backward(A, D, 0.8, A)
+    p = r.random(6).astype(dt)
+    g = r.random(6).astype(dt)
+    mm = np.zeros(6, dt)
+    vv = np.zeros(6, dt)
+    sgd_step(p, g, 0.1)
+    momentum_step(p, g, mm, 0.9, 0.1)
+    adam_step(p, g, mm, vv, 1, 0.1, 0.9, 0.999, 1e-8)
+    _lay.sgd_flat_par(p, g, 0.1)
+    _lay.momentum_flat_par(p, g, mm, 0.9, 0.1)
+    _lay.adam_flat_par(p, g, mm, vv, 0.1, 0.001, 0.1, 0.9, 0.999, 1e-8)
+    dims = np.array([3, 2, 1], dtype=np.int64)      # network kernels run in float64
+    theta = r.standard_normal(11).astype(dt)
+    X = r.standard_normal((3, 5)).astype(dt)
+    grad_check_mlp(theta, X, Y, dims, RELU, 1e-7, np.empty_like(theta))
+    costs = np.zeros(2)
+    lrs = np.full(2, 0.1)
+    for batch, opt in ((0, OPT_GD), (2, OPT_ADAM), (2, OPT_MOMENTUM)):
+        train_mlp(X, Y, dims, RELU, theta, np.zeros_like(theta), np.zeros_like(theta), 0, 2,
+                  opt, lrs, 0.9, 0.9, 0.999, 1e-8, 0, batch, 0, 0.1, 0.8, DROPOUT_COMPAT, 1,
+                  0, 0, 1, costs)

@@ -1,0 +1,648 @@
+"""The Numba CPU backend (``fastnn.kernels.cpu``) against the NumPy oracle ``numpy_ref``.
+
+Tolerances follow the contract (``kernels/_spec.py``): float64 results equal
+``numpy_ref``'s to 1e-12 relative, float32 to 1e-5 relative (float32 inputs to the
+network kernels are computed in float64 and rounded once, so they are closer to the exact
+value than NumPy's float32 arithmetic, not further). Where the contract says bit-exact
+(dropout masks, NumPy's global random state, ``counter_uniform``) the tests compare bits.
+
+Seeds are fixed inside each test. Whole training runs use the course's small models and
+iteration counts short enough for the file to run in well under a minute once the kernels
+are compiled (``cache=True``; a cold cache adds the one-time compilation).
+"""
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+from fastnn.kernels import _cpu_rng, _mlp, _spec, cpu, numpy_ref
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from fastnn import kernels
+
+RTOL = {np.float64: 1e-12, np.float32: 1e-5}
+DTYPES = [np.float64, np.float32]
+ACTS = [_spec.LINEAR, _spec.RELU, _spec.SIGMOID, _spec.TANH]
+
+
+def close(actual, expected, dtype=np.float64, rtol=None, atol=0.0):
+    """``assert_allclose`` at the contract's tolerance for ``dtype`` (NaN equals NaN)."""
+    rtol = RTOL[np.dtype(dtype).type] if rtol is None else rtol
+    np.testing.assert_allclose(np.asarray(actual, dtype=np.float64),
+                               np.asarray(expected, dtype=np.float64),
+                               rtol=rtol, atol=atol, equal_nan=True)
+
+
+def same_state(s1, s2):
+    """Two ``np.random.get_state()`` tuples are identical (key, pos, Gaussian cache)."""
+    assert s1[0] == s2[0]
+    np.testing.assert_array_equal(s1[1], s2[1])
+    assert s1[2:] == s2[2:]
+
+
+# --------------------------------------------------------------------------------------
+# Registry
+# --------------------------------------------------------------------------------------
+
+def test_registry_returns_the_numba_module():
+    K = kernels.get("numba")
+    assert K is cpu and K.NAME == "numba"
+    for name in _spec.FUNCTIONS:
+        assert callable(getattr(cpu, name)) and name in cpu.__all__
+    assert cpu.layer_views is _mlp.layer_views
+    assert "numba" in kernels.available()
+
+
+# --------------------------------------------------------------------------------------
+# Layers
+# --------------------------------------------------------------------------------------
+
+FORWARD_SHAPES = [(20, 2, 211), (3, 20, 211), (1, 3, 211), (5, 4, 3), (1, 1, 1), (4, 1, 7),
+                  (3, 5, 1), (2, 300, 9), (64, 64, 64), (256, 512, 64)]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", FORWARD_SHAPES)
+def test_linear_act_forward(shape, dtype):
+    n_out, n_in, m = shape
+    rng = np.random.default_rng(n_out * 1000 + n_in * 10 + m)
+    A_prev = rng.standard_normal((n_in, m)).astype(dtype)
+    W = rng.standard_normal((n_out, n_in)).astype(dtype)
+    b = rng.standard_normal((n_out, 1)).astype(dtype)
+    for act in ACTS:
+        Z1, A1, Z2, A2 = (np.empty((n_out, m), dtype) for _ in range(4))
+        numpy_ref.linear_act_forward(A_prev, W, b, act, Z1, A1)
+        cpu.linear_act_forward(A_prev, W, b, act, Z2, A2)
+        # Z is a sum of products: compare it to the scale of its terms
+        scale = np.abs(W).astype(np.float64) @ np.abs(A_prev).astype(np.float64) + np.abs(b)
+        close(Z2, Z1, dtype, atol=RTOL[dtype] * scale.max())
+        close(A2, A1, dtype, atol=RTOL[dtype] * max(1.0, np.abs(A1).max()))
+
+
+def test_linear_act_forward_writes_into_strided_outputs():
+    rng = np.random.default_rng(3)
+    A_prev, W, b = rng.standard_normal((3, 6)), rng.standard_normal((4, 3)), np.ones((4, 1))
+    Zbig, Abig = np.zeros((4, 12)), np.zeros((4, 12))
+    Z1, A1 = np.empty((4, 6)), np.empty((4, 6))
+    numpy_ref.linear_act_forward(A_prev, W, b, _spec.RELU, Z1, A1)
+    cpu.linear_act_forward(A_prev, W, b, _spec.RELU, Zbig[:, ::2], Abig[:, ::2])
+    close(Zbig[:, ::2], Z1)
+    close(Abig[:, ::2], A1)
+    assert not Zbig[:, 1::2].any() and not Abig[:, 1::2].any()
+
+
+@settings(max_examples=30, deadline=None)
+@given(n_out=st.integers(1, 24), n_in=st.integers(1, 24), m=st.integers(1, 300),
+       act=st.sampled_from(ACTS), seed=st.integers(0, 2**32 - 1))
+def test_linear_act_forward_random_shapes(n_out, n_in, m, act, seed):
+    rng = np.random.default_rng(seed)
+    A_prev = rng.standard_normal((n_in, m))
+    W = rng.standard_normal((n_out, n_in))
+    b = rng.standard_normal((n_out, 1))
+    Z1, A1, Z2, A2 = (np.empty((n_out, m)) for _ in range(4))
+    numpy_ref.linear_act_forward(A_prev, W, b, act, Z1, A1)
+    cpu.linear_act_forward(A_prev, W, b, act, Z2, A2)
+    scale = (np.abs(W) @ np.abs(A_prev) + np.abs(b)).max()
+    close(Z2, Z1, atol=1e-12 * scale)
+    close(A2, A1, atol=1e-12 * max(1.0, np.abs(A1).max()))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("act", ACTS)
+def test_act_backward(act, dtype):
+    rng = np.random.default_rng(act)
+    Z = rng.standard_normal((5, 37)).astype(dtype)
+    Z[0, :5] = 0.0                      # ReLU's derivative at exactly 0
+    A = np.empty_like(Z)
+    numpy_ref.linear_act_forward(Z, np.eye(5, dtype=dtype), np.zeros((5, 1), dtype), act,
+                                 np.empty_like(Z), A)
+    dA = rng.standard_normal(Z.shape).astype(dtype)
+    dZ1, dZ2 = np.empty_like(Z), np.empty_like(Z)
+    numpy_ref.act_backward(dA, Z, A, act, dZ1)
+    cpu.act_backward(dA, Z, A, act, dZ2)
+    close(dZ2, dZ1, dtype)
+    cpu.act_backward(dA, Z, A, act, dA)          # in place
+    close(dA, dZ1, dtype)
+
+
+BACKWARD_SHAPES = [(20, 2, 211), (3, 20, 211), (1, 3, 211), (1, 20, 300), (5, 4, 3),
+                   (1, 1, 5), (3, 1, 7), (2, 5, 1), (7, 9, 600), (64, 64, 64)]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", BACKWARD_SHAPES)
+def test_linear_backward(shape, dtype):
+    n_out, n_in, m = shape
+    rng = np.random.default_rng(sum(shape))
+    dZ = rng.standard_normal((n_out, m)).astype(dtype)
+    A_prev = rng.standard_normal((n_in, m)).astype(dtype)
+    W = rng.standard_normal((n_out, n_in)).astype(dtype)
+    for scale, l2 in ((1.0, 0.0), (1.0 / m, 0.0), (1.0 / m, 0.7 / m)):
+        outs = []
+        for K in (numpy_ref, cpu):
+            dW = np.empty((n_out, n_in), dtype)
+            db = np.empty((n_out, 1), dtype)
+            dA = np.empty((n_in, m), dtype)
+            K.linear_backward(dZ, A_prev, W, scale, l2, dW, db, dA)
+            outs.append((dW, db, dA))
+        (dW1, db1, dA1), (dW2, db2, dA2) = outs
+        sw = (np.abs(dZ).astype(float) @ np.abs(A_prev).astype(float).T).max() * scale
+        close(dW2, dW1, dtype, atol=RTOL[dtype] * (sw + l2 * np.abs(W).max()))
+        close(db2, db1, dtype, atol=RTOL[dtype] * np.abs(dZ).sum(axis=1).max() * scale)
+        sa = (np.abs(W).astype(float).T @ np.abs(dZ).astype(float)).max()
+        close(dA2, dA1, dtype, atol=RTOL[dtype] * sa)
+
+
+def test_linear_backward_without_dA_prev_and_into_views():
+    rng = np.random.default_rng(7)
+    dZ, A_prev, W = (rng.standard_normal(s) for s in ((3, 50), (4, 50), (3, 4)))
+    dW1, db1 = np.empty((3, 4)), np.empty((3, 1))
+    numpy_ref.linear_backward(dZ, A_prev, W, 0.02, 0.01, dW1, db1, None)
+    flat = np.zeros(3 * 4 + 3)              # dW and db as views of a flat gradient
+    dW2, db2 = flat[:12].reshape(3, 4), flat[12:].reshape(3, 1)
+    cpu.linear_backward(dZ, A_prev, W, 0.02, 0.01, dW2, db2, None)
+    close(dW2, dW1)
+    close(db2, db1)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("scale", [1.0, 1.0 / 211])
+def test_sigmoid_ce_backward(scale, dtype):
+    rng = np.random.default_rng(1)
+    A = rng.random((1, 211)).astype(dtype)
+    Y = (rng.random((1, 211)) > 0.5).astype(dtype)
+    dZ1, dZ2 = np.empty_like(A), np.empty_like(A)
+    numpy_ref.sigmoid_ce_backward(A, Y, scale, dZ1)
+    cpu.sigmoid_ce_backward(A, Y, scale, dZ2)
+    close(dZ2, dZ1, dtype)
+
+
+# --------------------------------------------------------------------------------------
+# Losses
+# --------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("mode", [_spec.CE_SUM, _spec.CE_NANSUM, _spec.CE_CLIPPED])
+@pytest.mark.parametrize("m", [1, 7, 211, 300, 5000])
+def test_cross_entropy(m, mode, dtype):
+    rng = np.random.default_rng(m)
+    A = rng.random((1, m)).astype(dtype)
+    Y = (rng.random((1, m)) > 0.5).astype(dtype)
+    close(cpu.cross_entropy(A, Y, mode), numpy_ref.cross_entropy(A, Y, mode), dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("mode", [_spec.CE_SUM, _spec.CE_NANSUM, _spec.CE_CLIPPED])
+def test_cross_entropy_saturated_predictions(mode, dtype):
+    Y = np.array([[1, 0, 1, 0, 1, 0, 1, 1]], dtype)
+    cases = [
+        np.array([[1, 0, 0.5, 0.5, 0.9, 0.1, 0.3, 0.6]], dtype),  # 0*log(0): nan in sum
+        np.array([[0, 0, 0.5, 0.5, 0.9, 0.1, 0.3, 0.6]], dtype),  # log(0) * 1: inf
+        np.array([[0, 1, 0.5, 0.5, 0.9, 0.1, 0.3, 0.6]], dtype),
+    ]
+    with np.errstate(all="ignore"):
+        for A in cases:
+            got = cpu.cross_entropy(A, Y, mode)
+            want = numpy_ref.cross_entropy(A, Y, mode)
+            assert isinstance(got, float)
+            if np.isfinite(want):
+                close(got, want, dtype)
+            else:
+                np.testing.assert_equal(got, want)       # the same inf or nan
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_sum_squares(dtype):
+    rng = np.random.default_rng(2)
+    for shape in ((20, 2), (3, 20), (1, 1), (129, 7), (300, 301)):
+        x = rng.standard_normal(shape).astype(dtype)
+        close(cpu.sum_squares(x), numpy_ref.sum_squares(x), dtype)
+        close(cpu.sum_squares(x.T), numpy_ref.sum_squares(x.T), dtype)
+        close(cpu.sum_squares(x[::2]), numpy_ref.sum_squares(x[::2]), dtype)
+
+
+# --------------------------------------------------------------------------------------
+# Dropout
+# --------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", [(1, 1), (2, 5), (20, 211), (7, 313), (1000, 1000)])
+def test_dropout_compat_matches_numpy_masks_and_state(shape, dtype):
+    A = np.random.default_rng(5).random(shape).astype(dtype)
+    for before in ("seed", "odd position", "cached gaussian"):
+        np.random.seed(42)
+        if before == "odd position":
+            np.random.randint(0, 10, size=3)           # one 32-bit draw each
+        elif before == "cached gaussian":
+            np.random.randn()                           # has_gauss = 1
+        start = np.random.get_state()
+        D1, A1 = np.empty(shape, bool), np.empty(shape, dtype)
+        numpy_ref.dropout_forward(A, 0.86, _spec.DROPOUT_COMPAT, 7, D1, A1)
+        after_numpy = np.random.get_state()
+        np.random.set_state(start)
+        D2, A2 = np.empty(shape, bool), A.copy()
+        cpu.dropout_forward(A2, 0.86, _spec.DROPOUT_COMPAT, 7, D2, A2)   # in place
+        same_state(np.random.get_state(), after_numpy)
+        np.testing.assert_array_equal(D2, D1)
+        np.testing.assert_array_equal(A2, A1)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("size", [5, 211 * 20, 30_001])
+def test_dropout_fast_matches_counter_masks(size, dtype, monkeypatch):
+    monkeypatch.setattr(cpu, "PAR_MIN_SIZE", 20_000)
+    A = np.random.default_rng(size).standard_normal((1, size)).astype(dtype)
+    np.random.seed(3)
+    state = np.random.get_state()
+    for seed in (0, 1, 2**40 + 5, 2**64 - 1, -3):
+        D1, A1 = np.empty(A.shape, bool), np.empty_like(A)
+        numpy_ref.dropout_forward(A, 0.7, _spec.DROPOUT_FAST, seed, D1, A1)
+        D2, A2 = np.empty(A.shape, bool), np.empty_like(A)
+        cpu.dropout_forward(A, 0.7, _spec.DROPOUT_FAST, seed, D2, A2)
+        np.testing.assert_array_equal(D2, D1)
+        np.testing.assert_array_equal(A2, A1)
+    same_state(np.random.get_state(), state)
+
+
+@pytest.mark.parametrize("n", [0, 1, 1000, 30_003])
+def test_counter_uniform_bit_exact(n, monkeypatch):
+    monkeypatch.setattr(cpu, "PAR_MIN_SIZE", 20_000)
+    for seed in (0, 1, 123456789, 2**63 + 11, -1):
+        got = cpu.counter_uniform(seed, n)
+        want = numpy_ref.counter_uniform(seed, n)
+        assert got.dtype == np.float64 and got.shape == (n,)
+        np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_dropout_backward(dtype):
+    rng = np.random.default_rng(4)
+    dA = rng.standard_normal((20, 211)).astype(dtype)
+    D = rng.random((20, 211)) < 0.8
+    out1, out2 = np.empty_like(dA), dA.copy()
+    numpy_ref.dropout_backward(dA, D, 0.8, out1)
+    cpu.dropout_backward(out2, D, 0.8, out2)
+    np.testing.assert_array_equal(out2, out1)
+
+
+# --------------------------------------------------------------------------------------
+# Optimizers
+# --------------------------------------------------------------------------------------
+
+def _optimizer_state(rng, dtype, size):
+    return [rng.standard_normal(size).astype(dtype) for _ in range(4)]
+
+
+def _step(K, name, p, g, m, v, t=3):
+    if name == "sgd":
+        K.sgd_step(p, g, 0.01)
+    elif name == "momentum":
+        K.momentum_step(p, g, m, 0.9, 0.01)
+    else:
+        K.adam_step(p, g, m, np.abs(v), t, 0.01, 0.9, 0.999, 1e-8)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", ["sgd", "momentum", "adam"])
+@pytest.mark.parametrize("size", [1000, 30_005])
+def test_optimizer_step_on_flat_buffer(name, size, dtype, monkeypatch):
+    monkeypatch.setattr(cpu, "PAR_MIN_SIZE", 20_000)      # the prange kernels too
+    rng = np.random.default_rng(size)
+    p, g, m, v = _optimizer_state(rng, dtype, size)
+    v = np.abs(v)
+    ref = [a.copy() for a in (p, g, m, v)]
+    _step(numpy_ref, name, *ref)
+    _step(cpu, name, p, g, m, v)
+    for got, want in zip((p, m, v), (ref[0], ref[2], ref[3])):
+        close(got, want, dtype)
+
+
+@pytest.mark.parametrize("name", ["sgd", "momentum", "adam"])
+def test_optimizer_step_on_views_of_a_flat_buffer(name):
+    rng = np.random.default_rng(11)
+    dims = np.array([2, 20, 3, 1])
+    P = sum(int(dims[l + 1] * (dims[l] + 1)) for l in range(3))
+    bufs = [rng.standard_normal(P) for _ in range(4)]
+    bufs[3] = np.abs(bufs[3])
+    refs = [b.copy() for b in bufs]
+    views = [_mlp.layer_views(b, dims) for b in bufs]
+    ref_views = [_mlp.layer_views(b, dims) for b in refs]
+    for l in range(3):
+        for j in range(2):                      # W_l then b_l, 2-D views
+            args = [views[i][j][l] for i in range(4)]
+            ref_args = [ref_views[i][j][l] for i in range(4)]
+            _step(cpu, name, *args)
+            _step(numpy_ref, name, *ref_args)
+    for got, want in zip(bufs, refs):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_optimizer_step_on_non_contiguous_views():
+    rng = np.random.default_rng(12)
+    p, g, m, v = (rng.standard_normal((6, 10)) for _ in range(4))
+    v = np.abs(v)
+    ref = [a.copy() for a in (p, g, m, v)]
+    numpy_ref.adam_step(ref[0][:, ::2], ref[1][:, ::2], ref[2][:, ::2], ref[3][:, ::2], 2,
+                        0.1, 0.9, 0.999, 1e-8)
+    cpu.adam_step(p[:, ::2], g[:, ::2], m[:, ::2], v[:, ::2], 2, 0.1, 0.9, 0.999, 1e-8)
+    for got, want in zip((p, m, v), (ref[0], ref[2], ref[3])):
+        np.testing.assert_array_equal(got, want)
+
+
+# --------------------------------------------------------------------------------------
+# Gradient check
+# --------------------------------------------------------------------------------------
+
+def _course_grad_case():
+    np.random.seed(1)
+    X = np.random.randn(4, 3)
+    Y = np.array([[1.0, 1.0, 0.0]])
+    theta = np.concatenate([np.random.randn(*s).ravel() for s in
+                            ((5, 4), (5, 1), (3, 5), (3, 1), (1, 3), (1, 1))])
+    return theta, X, Y, np.array([4, 5, 3, 1])
+
+
+def _assert_grad_close(got, want, eps=1e-7):
+    # (J+ - J-) / (2 eps) carries the cost's rounding error divided by eps
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-16 / eps * 10)
+
+
+def test_grad_check_course_case():
+    theta, X, Y, dims = _course_grad_case()
+    keep = theta.copy()
+    g1, g2 = np.empty_like(theta), np.empty_like(theta)
+    numpy_ref.grad_check_mlp(theta, X, Y, dims, _spec.RELU, 1e-7, g1)
+    cpu.grad_check_mlp(theta, X, Y, dims, _spec.RELU, 1e-7, g2)
+    np.testing.assert_array_equal(theta, keep)
+    _assert_grad_close(g2, g1)
+
+
+@pytest.mark.parametrize("hidden", [_spec.RELU, _spec.TANH])
+def test_grad_check_wide_net(hidden):
+    rng = np.random.default_rng(hidden)
+    dims = np.array([3, 16, 8, 1])
+    P = sum(int(dims[l + 1] * (dims[l] + 1)) for l in range(3))
+    theta = rng.standard_normal(P) * 0.5
+    X = rng.standard_normal((3, 40))
+    Y = (rng.random((1, 40)) > 0.5).astype(float)
+    g1, g2 = np.empty(P), np.empty(P)
+    numpy_ref.grad_check_mlp(theta, X, Y, dims, hidden, 1e-7, g1)
+    cpu.grad_check_mlp(theta, X, Y, dims, hidden, 1e-7, g2)
+    _assert_grad_close(g2, g1)
+
+
+def test_grad_check_float32_inputs():
+    # The network kernels compute float32 inputs in float64 (rounding the result once):
+    # NumPy's float32 differences (J+ - J-) / (2 eps) are dominated by float32 rounding
+    # noise (1e-2 absolute here), so the reference is numpy_ref in float64 on the same,
+    # float32-rounded, inputs.
+    theta, X, Y, dims = _course_grad_case()
+    theta, X, Y = theta.astype(np.float32), X.astype(np.float32), Y.astype(np.float32)
+    g64, g32, got = np.empty(theta.shape), np.empty_like(theta), np.empty_like(theta)
+    numpy_ref.grad_check_mlp(theta.astype(np.float64), X.astype(np.float64),
+                             Y.astype(np.float64), dims, _spec.RELU, 1e-3, g64)
+    numpy_ref.grad_check_mlp(theta, X, Y, dims, _spec.RELU, 1e-3, g32)
+    cpu.grad_check_mlp(theta, X, Y, dims, _spec.RELU, 1e-3, got)
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(got, g64, rtol=1e-5, atol=1e-9)
+    np.testing.assert_allclose(got, g32, atol=2e-2)
+
+
+# --------------------------------------------------------------------------------------
+# Legacy seeding and permutation (the mini-batch shuffle)
+# --------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("seed", [0, 1, 3, 11, 12345, 2**31 + 7, 2**32 - 1])
+def test_legacy_seed_matches_numpy_state(seed):
+    key = np.empty(624, np.uint32)
+    pos = _cpu_rng.mt_seed(key, seed)
+    np.random.seed(seed)
+    st_ = np.random.get_state()
+    np.testing.assert_array_equal(key, st_[1])
+    assert pos == st_[2] == 624
+
+
+@pytest.mark.parametrize("m", [1, 2, 3, 64, 211, 299, 300, 301, 10000])
+def test_legacy_permutation_and_rand_match_numpy(m):
+    for seed in (1, 10, 2024):
+        key = np.empty(624, np.uint32)
+        pos = _cpu_rng.mt_seed(key, seed)
+        perm = np.empty(m, np.int64)
+        pos = _cpu_rng.mt_permutation(key, pos, perm)
+        np.random.seed(seed)
+        np.testing.assert_array_equal(perm, np.random.permutation(m))
+        u = np.empty(1001)
+        pos = _cpu_rng.mt_fill_uniform(key, pos, u)   # continues at an odd position
+        np.testing.assert_array_equal(u, np.random.rand(1001))
+        st_ = np.random.get_state()
+        np.testing.assert_array_equal(key, st_[1])
+        assert pos == st_[2]
+
+
+# --------------------------------------------------------------------------------------
+# The fused training loop
+# --------------------------------------------------------------------------------------
+
+def _init_theta(dims, seed=3):
+    rng = np.random.RandomState(seed)
+    parts = []
+    for l in range(1, len(dims)):
+        parts.append((rng.randn(dims[l], dims[l - 1]) / np.sqrt(dims[l - 1])).ravel())
+        parts.append(np.zeros(dims[l]))
+    return np.concatenate(parts)
+
+
+def _data(n_x, m, seed=0):
+    rng = np.random.RandomState(seed)
+    X = rng.randn(n_x, m)
+    Y = (X[:1] * X[-1:] + 0.3 * rng.randn(1, m) > 0).astype(float)
+    return X, Y
+
+
+def _train(K, X, Y, dims, n_epochs, *, hidden=_spec.RELU, optimizer=_spec.OPT_GD,
+           lr=0.3, batch_size=0, lambd=0.0, keep_prob=1.0, dropout=_spec.DROPOUT_COMPAT,
+           cost_mode=_spec.CE_SUM, grad_form=_spec.GRAD_DW, cost_every=100, first_epoch=0,
+           t=0, state=None, dtype=np.float64, total_epochs=None):
+    dims = np.asarray(dims, dtype=np.int64)
+    theta, m_, v_ = state if state is not None else (
+        _init_theta(dims).astype(dtype), np.zeros(0), np.zeros(0))
+    if state is None:
+        m_, v_ = np.zeros_like(theta), np.zeros_like(theta)
+    total = first_epoch + n_epochs if total_epochs is None else total_epochs
+    lrs = lr / (1.0 + 0.001 * np.arange(total))
+    n_rec = len([e for e in range(first_epoch, first_epoch + n_epochs)
+                 if e % cost_every == 0])
+    costs = np.zeros(n_rec)
+    t = K.train_mlp(X.astype(dtype), Y.astype(dtype), dims, hidden, theta, m_, v_,
+                    first_epoch, n_epochs, optimizer, lrs, 0.9, 0.9, 0.999, 1e-8, t,
+                    batch_size, 10, lambd, keep_prob, dropout, 1, cost_mode, grad_form,
+                    cost_every, costs)
+    return theta, m_, v_, costs, t
+
+
+def _compare_training(n_epochs=300, **kw):
+    """Run both backends from the same NumPy global state; compare everything."""
+    X, Y = kw.pop("data")
+    dims = kw.pop("dims")
+    runs = []
+    for K in (numpy_ref, cpu):
+        np.random.seed(77)
+        out = _train(K, X, Y, dims, n_epochs, **kw)
+        runs.append((out, np.random.get_state()))
+    (ref, ref_state), (got, got_state) = runs
+    same_state(got_state, ref_state)
+    assert got[4] == ref[4]                           # t
+    with np.errstate(all="ignore"):
+        np.testing.assert_allclose(got[3], ref[3], rtol=1e-9, equal_nan=True)   # costs
+    for a, b in zip(got[:3], ref[:3]):                # theta, moments
+        np.testing.assert_allclose(a, b, rtol=1e-7, atol=1e-12)
+    return ref, got
+
+
+FOOTBALL = _data(2, 211, seed=1)
+MOONS = _data(2, 300, seed=2)
+
+
+def test_train_full_batch_gd_relu():
+    _compare_training(2000, data=FOOTBALL, dims=[2, 20, 3, 1], lr=0.3)
+
+
+@pytest.mark.parametrize("optimizer", [_spec.OPT_ADAM, _spec.OPT_MOMENTUM, _spec.OPT_GD])
+def test_train_mini_batch(optimizer):
+    ref, _ = _compare_training(200, data=MOONS, dims=[2, 5, 2, 1], optimizer=optimizer,
+                               lr=0.0007 if optimizer != _spec.OPT_GD else 0.1,
+                               batch_size=64, cost_every=10)
+    assert ref[4] == 200 * 5
+
+
+@pytest.mark.parametrize("keep_prob, lambd", [(0.86, 0.0), (1.0, 0.7), (0.86, 0.7)])
+def test_train_dropout_compat_and_l2(keep_prob, lambd):
+    _compare_training(300, data=FOOTBALL, dims=[2, 20, 3, 1], keep_prob=keep_prob,
+                      lambd=lambd, cost_mode=_spec.CE_NANSUM, cost_every=10)
+
+
+def test_train_dropout_compat_with_mini_batches():
+    _compare_training(60, data=MOONS, dims=[2, 5, 2, 1], optimizer=_spec.OPT_ADAM,
+                      lr=0.001, batch_size=64, keep_prob=0.8, cost_every=1)
+
+
+def test_train_dropout_fast_leaves_numpy_state_alone():
+    _compare_training(300, data=FOOTBALL, dims=[2, 20, 3, 1], keep_prob=0.86,
+                      dropout=_spec.DROPOUT_FAST, cost_mode=_spec.CE_CLIPPED)
+    np.random.seed(77)
+    before = np.random.get_state()
+    _train(cpu, *FOOTBALL, [2, 20, 3, 1], 5, keep_prob=0.86, dropout=_spec.DROPOUT_FAST)
+    same_state(np.random.get_state(), before)
+
+
+def test_train_tanh_hidden():
+    _compare_training(500, data=FOOTBALL, dims=[2, 4, 1], hidden=_spec.TANH, lr=1.2)
+
+
+@pytest.mark.parametrize("grad_form", [_spec.GRAD_CHAIN, _spec.GRAD_DZ])
+def test_train_grad_forms(grad_form):
+    _compare_training(300, data=FOOTBALL, dims=[2, 20, 3, 1], grad_form=grad_form)
+
+
+def test_train_deeper_net_and_long_k_blocks():
+    X, Y = _data(5, 600, seed=4)                     # m > 256: OpenBLAS splits k
+    _compare_training(100, data=(X, Y), dims=[5, 10, 7, 5, 1], lr=0.05, cost_every=7)
+
+
+def test_train_chunks_equal_one_call():
+    X, Y = MOONS
+    dims = [2, 5, 2, 1]
+    kw = {"optimizer": _spec.OPT_ADAM, "lr": 0.001, "batch_size": 64, "cost_every": 100,
+          "total_epochs": 1000}
+    np.random.seed(0)
+    one = _train(cpu, X, Y, dims, 1000, **kw)
+    np.random.seed(0)
+    first = _train(cpu, X, Y, dims, 500, **kw)
+    middle = [a.copy() for a in first[:3]]
+    second = _train(cpu, X, Y, dims, 500, first_epoch=500, t=first[4],
+                    state=first[:3], **kw)
+    np.testing.assert_array_equal(np.concatenate([first[3], second[3]]), one[3])
+    for a, b in zip(second[:3], one[:3]):
+        np.testing.assert_array_equal(a, b)
+    assert second[4] == one[4] == 5000
+    np.random.seed(0)
+    ref = _train(numpy_ref, X, Y, dims, 500, first_epoch=500, t=first[4], state=middle,
+                 **kw)
+    np.testing.assert_allclose(second[3], ref[3], rtol=1e-9)
+
+
+def test_train_float32():
+    X, Y = FOOTBALL
+    runs = [_train(K, X, Y, [2, 20, 3, 1], 50, dtype=np.float32, cost_every=5)
+            for K in (numpy_ref, cpu)]
+    assert runs[1][0].dtype == np.float32
+    np.testing.assert_allclose(runs[1][3], runs[0][3], rtol=1e-5)
+    np.testing.assert_allclose(runs[1][0], runs[0][0], rtol=1e-4, atol=1e-5)
+
+
+def test_train_leaves_numpy_state_alone_without_shuffle_or_compat_dropout():
+    np.random.seed(5)
+    before = np.random.get_state()
+    _train(cpu, *FOOTBALL, [2, 20, 3, 1], 20)
+    same_state(np.random.get_state(), before)
+
+
+def test_train_rejects_what_numpy_would_reject():
+    X, Y = FOOTBALL
+    with pytest.raises(ValueError, match="Seed must be between"):
+        cpu.train_mlp(X, Y, np.array([2, 3, 1]), _spec.RELU, _init_theta([2, 3, 1]),
+                      np.zeros(13), np.zeros(13), 0, 2, _spec.OPT_GD, np.ones(2), 0.9, 0.9,
+                      0.999, 1e-8, 0, 64, 2**32, 0.0, 1.0, 0, 1, 0, 0, 1, np.zeros(2))
+    with pytest.raises(IndexError):
+        cpu.train_mlp(X, Y, np.array([2, 3, 1]), _spec.RELU, _init_theta([2, 3, 1]),
+                      np.zeros(13), np.zeros(13), 0, 5, _spec.OPT_GD, np.ones(5), 0.9, 0.9,
+                      0.999, 1e-8, 0, 0, 0, 0.0, 1.0, 0, 1, 0, 0, 1, np.zeros(2))
+
+
+# --------------------------------------------------------------------------------------
+# Threads and warm-up
+# --------------------------------------------------------------------------------------
+
+_THREAD_SCRIPT = textwrap.dedent("""
+    import hashlib, numpy as np
+    from fastnn.kernels import cpu, _spec
+    cpu.PAR_MIN_SIZE = 1000                   # take the parallel paths at test sizes
+    cpu.GRAD_CHECK_PAR_MIN_WORK = 1000
+    rng = np.random.default_rng(0)
+    n = 20_001
+    p, g, m, v = (rng.standard_normal(n) for _ in range(4)); v = np.abs(v)
+    cpu.adam_step(p, g, m, v, 7, 0.01, 0.9, 0.999, 1e-8)
+    A = rng.standard_normal((3, n)); D = np.empty(A.shape, bool)
+    cpu.dropout_forward(A, 0.8, _spec.DROPOUT_FAST, 99, D, A)
+    dims = np.array([3, 24, 24, 1])
+    P = int(sum(dims[l + 1] * (dims[l] + 1) for l in range(3)))
+    theta = rng.standard_normal(P) * 0.3; X = rng.standard_normal((3, 64))
+    Y = (rng.random((1, 64)) > 0.5) * 1.0; ga = np.empty(P)
+    cpu.grad_check_mlp(theta, X, Y, dims, _spec.RELU, 1e-7, ga)
+    h = hashlib.sha256()
+    for a in (p, m, v, A, D, ga, cpu.counter_uniform(5, n)):
+        h.update(np.ascontiguousarray(a).tobytes())
+    print(h.hexdigest())
+""")
+
+
+def test_results_do_not_depend_on_thread_count():
+    digests = []
+    for threads in ("1", "2"):
+        env = dict(os.environ, NUMBA_NUM_THREADS=threads)
+        out = subprocess.run([sys.executable, "-c", _THREAD_SCRIPT], env=env,
+                             capture_output=True, text=True, timeout=600, check=True)
+        digests.append(out.stdout.strip())
+    assert digests[0] == digests[1] and len(digests[0]) == 64
+
+
+def test_warmup_runs_and_restores_numpy_state():
+    np.random.seed(9)
+    before = np.random.get_state()
+    seconds = cpu.warmup((np.float64,))
+    assert isinstance(seconds, float) and seconds >= 0
+    same_state(np.random.get_state(), before)
