@@ -24,7 +24,8 @@ def _reproduce(args):
              if args.quick else ""))
     t0 = time.perf_counter()
     sections = run(names, out=args.out, backend=backend, quick=args.quick,
-                   data=args.data or (), baseline=not args.no_baseline, stream=stream)
+                   data=args.data or (), baseline=not args.no_baseline, stream=stream,
+                   blas_threads=args.blas_threads or None)
     for s in sections:
         print(f"\n## {s.title}\n")
         if s.rows:
@@ -78,6 +79,8 @@ def build_parser():
                      help="a tenth of the iterations (under a minute)")
     rep.add_argument("--no-baseline", action="store_true",
                      help="do not time the NumPy baseline")
+    rep.add_argument("--blas-threads", type=int, default=1, metavar="N",
+                     help="BLAS threads for both backends (default 1; 0 = BLAS default)")
     rep.add_argument("-v", "--verbose", action="store_true",
                      help="progress lines even when not on a terminal")
     rep.set_defaults(func=_reproduce)
