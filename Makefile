@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 DATA   ?= $(firstword $(wildcard datasets ../shared/datasets))
 DATA_ARG := $(if $(DATA),--data $(DATA),)
 
-.PHONY: demo test test-fast clean
+.PHONY: demo test test-fast bench bench-check clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,22 @@ test: $(STAMP)
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow"
+
+# Kernel benchmarks (pytest-benchmark): NumPy baseline and every backend side by side,
+# grouped by kernel and size; results saved under .benchmarks/ (git-ignored). Compare
+# with a saved run: make bench BENCH_ARGS="--benchmark-compare=0001"
+BENCH_ARGS ?=
+BENCH_CHECK_ARGS ?=
+bench: $(STAMP)
+	$(BIN)/python -m pytest tests/bench -q --benchmark-only \
+		--benchmark-warmup=on --benchmark-autosave --benchmark-storage=.benchmarks \
+		--benchmark-group-by=group --benchmark-sort=name \
+		--benchmark-columns=min,median,iqr,ops,rounds $(BENCH_ARGS)
+
+# The CI speed gate: quick workloads, ratios vs benchmarks/floors.json (exit 1 below a
+# floor, 2 when the gate cannot run, e.g. Numba missing).
+bench-check: $(STAMP)
+	$(BIN)/fastnn bench --quick --check $(BENCH_CHECK_ARGS)
 
 clean:
 	rm -rf $(VENV) results .pytest_cache
