@@ -631,6 +631,22 @@ class _Limits:
                 "blas_gflops": dict(self._blas)}
 
 
+def _git_commit():
+    """Short commit of the source tree (with ``+dirty``), or None outside a checkout."""
+    import subprocess
+
+    root = Path(__file__).resolve().parent.parent
+    try:
+        sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root,
+                             capture_output=True, text=True, timeout=5, check=True)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                               cwd=root, capture_output=True, text=True, timeout=5,
+                               check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return sha.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
+
+
 def _cpu_model():
     try:
         with open("/proc/cpuinfo") as f:
@@ -820,7 +836,8 @@ def run_workloads(wls, backends=None, *, baseline="numpy", mode="full", repeats=
     machine.update(limits.as_dict())
     from . import __version__
 
-    return {"fastnn_version": __version__, "mode": mode, "baseline": baseline,
+    return {"fastnn_version": __version__, "git_commit": _git_commit(), "mode": mode,
+            "baseline": baseline,
             "backends": usable, "skipped_backends": skipped_backends,
             "repeats": repeats, "min_time_s": min_time, "machine": machine,
             "workloads": rows, "total_s": time.perf_counter() - t_start}
@@ -1251,7 +1268,8 @@ def _derive_main(paths, floors_path):
     m = docs[0].get("machine", {})
     prov = doc.setdefault("_provenance", {})
     prov[mode] = (f"{len(docs)} runs on {time.strftime('%Y-%m-%d')}: fastnn "
-                  f"{docs[0].get('fastnn_version')}, numpy {m.get('numpy')}, numba "
+                  f"{docs[0].get('fastnn_version')} (git {docs[0].get('git_commit')}), "
+                  f"numpy {m.get('numpy')}, numba "
                   f"{m.get('numba')}, {m.get('cpus')} CPUs ({m.get('processor')}); "
                   f"{docs[0].get('repeats')} samples per run")
     doc[mode] = floors
