@@ -538,6 +538,50 @@ def ddot(a, b):
 
 # --------------------------------------------------------------------------- products
 @njit(**_JIT)
+def _w(W, i, l, trans):
+    """``W[i, l]``, or ``W[l, i]`` when ``trans`` (``W.T`` without a copy)."""
+    return W[l, i] if trans else W[i, l]
+
+
+@njit(**_JIT)
+def _rows_chain(W, trans, A, C, i0, i1):
+    """Rows ``i0 .. i1-1`` of ``C = W @ A`` (``W.T @ A`` with ``trans``), ``k <= GEMM_Q``.
+
+    Per element the fma chain over ``k`` of :func:`_chain_rows` (so the same bits as
+    :func:`gemm_row` on a row that is not a tail row), indexing the 2-D arrays directly:
+    no row views, which cost more than the arithmetic on the notebooks' tiny layers.
+    """
+    k = A.shape[0]
+    m = A.shape[1]
+    zero = C.dtype.type(0.0)
+    for i in range(i0, i1):
+        w0 = _w(W, i, 0, trans)
+        if k >= 2:
+            w1 = _w(W, i, 1, trans)
+            for j in range(m):
+                C[i, j] = fma(w1, A[1, j], fma(w0, A[0, j], zero))
+            l = 2
+        else:
+            for j in range(m):
+                C[i, j] = fma(w0, A[0, j], zero)
+            l = 1
+        while l + 4 <= k:
+            w0 = _w(W, i, l, trans)
+            w1 = _w(W, i, l + 1, trans)
+            w2 = _w(W, i, l + 2, trans)
+            w3 = _w(W, i, l + 3, trans)
+            for j in range(m):
+                C[i, j] = fma(w3, A[l + 3, j], fma(w2, A[l + 2, j],
+                              fma(w1, A[l + 1, j], fma(w0, A[l, j], C[i, j]))))
+            l += 4
+        while l < k:
+            w0 = _w(W, i, l, trans)
+            for j in range(m):
+                C[i, j] = fma(w0, A[l, j], C[i, j])
+            l += 1
+
+
+@njit(**_JIT)
 def mm_nn(W, A, C, ws):
     """``C = W @ A`` (W (n, k), A (k, m), all C-contiguous) in NumPy/OpenBLAS order.
 
@@ -553,8 +597,13 @@ def mm_nn(W, A, C, ws):
         gemv_rows(W[0], A, C[0])
     else:
         odd = n % 2 == 1
-        for i in range(n):
-            gemm_row(W[i], A, C[i], odd and i == n - 1, ws)
+        if A.shape[0] <= GEMM_Q:
+            _rows_chain(W, False, A, C, 0, n - 1 if odd else n)
+            if odd:
+                gemm_row(W[n - 1], A, C[n - 1], True, ws)
+        else:
+            for i in range(n):
+                gemm_row(W[i], A, C[i], odd and i == n - 1, ws)
 
 
 @njit(**_JIT)
@@ -577,10 +626,17 @@ def mm_tn(W, B, C, ws):
         gemv_rows(w, B, C[0])
     else:
         odd = n % 2 == 1
-        for i in range(n):
-            for l in range(k):
-                w[l] = W[l, i]
-            gemm_row(w, B, C[i], odd and i == n - 1, ws)
+        if k <= GEMM_Q:
+            _rows_chain(W, True, B, C, 0, n - 1 if odd else n)
+            if odd:
+                for l in range(k):
+                    w[l] = W[l, n - 1]
+                gemm_row(w, B, C[n - 1], True, ws)
+        else:
+            for i in range(n):
+                for l in range(k):
+                    w[l] = W[l, i]
+                gemm_row(w, B, C[i], odd and i == n - 1, ws)
 
 
 @njit(**_JIT)

@@ -70,15 +70,41 @@ def linear_act_hand(A_prev, W, b, act, Z, A, ws):
     if ws.shape[0] < need:
         ws = np.empty(need, Z.dtype)
     blas.mm_nn(W, A_prev, Z, ws)
-    for i in range(W.shape[0]):
-        activate_row(Z[i], A[i], b[i], act)
+    bias_act(Z, b, act, A)
 
 
 @njit(**_JIT)
 def bias_act(Z, b, act, A):
-    """The forward epilogue alone: ``Z += b`` (per row) and ``A = g(Z)``."""
-    for i in range(Z.shape[0]):
-        activate_row(Z[i], A[i], b[i], act)
+    """The forward epilogue alone: ``Z += b`` (per row) and ``A = g(Z)``.
+
+    :func:`activate_row` on every row, indexing the 2-D arrays directly (row views cost
+    more than the arithmetic on tiny layers).
+    """
+    n, m = Z.shape
+    zero = Z.dtype.type(0.0)
+    one = Z.dtype.type(1.0)
+    for i in range(n):
+        bias = b[i]
+        if act == RELU:
+            for j in range(m):
+                v = Z[i, j] + bias
+                Z[i, j] = v
+                A[i, j] = zero if v < zero else v  # noqa: FURB136 (as activate_row)
+        elif act == SIGMOID:
+            for j in range(m):
+                v = Z[i, j] + bias
+                Z[i, j] = v
+                A[i, j] = one / (one + np.exp(-v))
+        elif act == TANH:
+            for j in range(m):
+                v = Z[i, j] + bias
+                Z[i, j] = v
+                A[i, j] = np.tanh(v)
+        else:
+            for j in range(m):
+                v = Z[i, j] + bias
+                Z[i, j] = v
+                A[i, j] = v
 
 
 @njit(**_JIT)

@@ -102,15 +102,22 @@ def _seed64(seed):
     return s - (1 << 64) if s >= (1 << 63) else s
 
 
+_F64 = np.dtype(np.float64)
+
+
 def _in64(a):
     """A float64 C-contiguous view of ``a`` (a copy when ``a`` is float32 or strided)."""
+    if a.dtype is _F64 and a.flags.c_contiguous:    # the common case, checked cheaply
+        return a
     return np.ascontiguousarray(a, dtype=np.float64)
 
 
 def _out64(a):
     """``a`` when it is a writable float64 C-contiguous array, else float64 scratch."""
-    if a.dtype == np.float64 and a.flags.c_contiguous and a.flags.writeable:
-        return a
+    if a.dtype is _F64:
+        flags = a.flags
+        if flags.c_contiguous and flags.writeable:
+            return a
     return np.empty(a.shape, dtype=np.float64)
 
 
@@ -142,7 +149,7 @@ def linear_act_forward(A_prev, W, b, act, Z, A):
         # NumPy's own np.dot (the same BLAS call as numpy_ref), then the fused epilogue
         Zo, Ao = _outp(Z), _outp(A)
         np.dot(_inp(W), _inp(A_prev), out=Zo)
-        _lay.bias_act(Zo, _flat(_inp(b)), int(act), Ao)
+        _lay.bias_act(Zo, _in_flat(b), int(act), Ao)
     else:
         Zo, Ao = _out64(Z), _out64(A)
         _lay.linear_act_hand(_in64(A_prev), _in64(W), _flat(_in64(b)), int(act), Zo, Ao,
@@ -164,7 +171,7 @@ def act_backward(dA, Z, A, act, dZ):
         Output, written in place (may be ``dA``).
     """
     out = _outp(dZ)
-    _lay.act_backward_flat(_flat(_inp(dA)), _flat(_inp(Z)), _flat(_inp(A)), int(act),
+    _lay.act_backward_flat(_in_flat(dA), _in_flat(Z), _in_flat(A), int(act),
                            _flat(out))
     _back(dZ, out)
 
@@ -219,7 +226,7 @@ def sigmoid_ce_backward(A, Y, scale, dZ):
     """
     out = _outp(dZ)
     A, Y = np.broadcast_arrays(A, Y)
-    _lay.sigmoid_ce_backward_flat(_flat(_inp(A)), _flat(_inp(Y)), float(scale), _flat(out))
+    _lay.sigmoid_ce_backward_flat(_in_flat(A), _in_flat(Y), float(scale), _flat(out))
     _back(dZ, out)
 
 
@@ -239,8 +246,8 @@ def cross_entropy(A, Y, mode):
     """
     m = Y.shape[1]
     A, Y = np.broadcast_arrays(A, Y)
-    Af = _flat(_inp(A))
-    return float(_lay.cross_entropy_flat(Af, _flat(_inp(Y)), m, int(mode),
+    Af = _in_flat(A)
+    return float(_lay.cross_entropy_flat(Af, _in_flat(Y), m, int(mode),
                                          np.empty(Af.shape[0], Af.dtype)))
 
 
@@ -298,7 +305,7 @@ def dropout_forward(A, keep_prob, mode, seed, D, A_out):
     A_out : ndarray (n, m)
         Output; may be ``A`` itself.
     """
-    Af = _flat(_inp(A))
+    Af = _in_flat(A)
     Do, Ao = _outp(D), _outp(A_out)
     if mode == DROPOUT_COMPAT:
         name, key, pos, has_gauss, gauss = np.random.get_state()
@@ -327,17 +334,32 @@ def dropout_backward(dA, D, keep_prob, dA_out):
         Output; may be ``dA``.
     """
     out = _outp(dA_out)
-    _lay.dropout_backward_flat(_flat(_inp(dA)), _flat(_inp(D)), float(keep_prob),
+    _lay.dropout_backward_flat(_in_flat(dA), _in_flat(D), float(keep_prob),
                                _flat(out))
     _back(dA_out, out)
 
 
 # --------------------------------------------------------------------------- optimizers
 def _inplace(*arrays):
-    """Flat views of arrays updated in place, or flat copies when one is not contiguous."""
-    if all(a.flags.c_contiguous and a.flags.writeable for a in arrays):
-        return [_flat(a) for a in arrays], False
-    return [np.ascontiguousarray(a).reshape(-1) for a in arrays], True
+    """Flat views of arrays updated in place, or flat copies when one is not contiguous.
+
+    Written for the per-call cost: on the notebooks' small parameter arrays this
+    wrapper, not the kernel, is most of an optimizer step.
+    """
+    flats = []
+    for a in arrays:
+        flags = a.flags
+        if not (flags.c_contiguous and flags.writeable):
+            return [np.ascontiguousarray(x).reshape(-1) for x in arrays], True
+        flats.append(a if a.ndim == 1 else a.reshape(-1))
+    return flats, False
+
+
+def _in_flat(a):
+    """A flat C-contiguous view of ``a`` (a copy only when ``a`` is not contiguous)."""
+    if a.flags.c_contiguous:
+        return a if a.ndim == 1 else a.reshape(-1)
+    return np.ascontiguousarray(a).reshape(-1)
 
 
 def _write_back(arrays, flats):
@@ -357,7 +379,7 @@ def sgd_step(p, g, lr):
     lr : float
     """
     (pf,), copied = _inplace(p)
-    gf = _flat(_inp(g))
+    gf = _in_flat(g)
     (_lay.sgd_flat_par if pf.shape[0] >= PAR_MIN_SIZE else _lay.sgd_flat)(pf, gf, float(lr))
     if copied:
         _write_back((p,), (pf,))
@@ -374,7 +396,7 @@ def momentum_step(p, g, v, beta, lr):
     beta, lr : float
     """
     (pf, vf), copied = _inplace(p, v)
-    gf = _flat(_inp(g))
+    gf = _in_flat(g)
     kernel = _lay.momentum_flat_par if pf.shape[0] >= PAR_MIN_SIZE else _lay.momentum_flat
     kernel(pf, gf, vf, float(beta), float(lr))
     if copied:
@@ -396,7 +418,7 @@ def adam_step(p, g, m, v, t, lr, beta1, beta2, eps):
     bc1 = 1 - beta1**t
     bc2 = 1 - beta2**t
     (pf, mf, vf), copied = _inplace(p, m, v)
-    gf = _flat(_inp(g))
+    gf = _in_flat(g)
     kernel = _lay.adam_flat_par if pf.shape[0] >= PAR_MIN_SIZE else _lay.adam_flat
     kernel(pf, gf, mf, vf, float(bc1), float(bc2), float(lr), float(beta1), float(beta2),
            float(eps))
