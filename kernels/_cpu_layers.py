@@ -17,7 +17,16 @@ from numba import njit, objmode, prange
 
 from . import _cpu_blas as blas
 from . import _cpu_rng as rng
-from ._spec import CE_CLIP_EPS, CE_CLIP_EPS32, CE_CLIPPED, CE_NANSUM, RELU, SIGMOID, TANH
+from ._spec import (
+    CE_CLIP_EPS,
+    CE_CLIP_EPS32,
+    CE_CLIPPED,
+    CE_LOGITS,
+    CE_NANSUM,
+    RELU,
+    SIGMOID,
+    TANH,
+)
 
 __all__ = []
 
@@ -205,6 +214,11 @@ def cross_entropy_flat(A, Y, m, mode, buf):
     eps = CE_CLIP_EPS32 if A.itemsize == 4 else CE_CLIP_EPS
     lo = A.dtype.type(eps)
     hi = A.dtype.type(1 - eps)
+    if mode == CE_LOGITS:
+        for i in range(n):          # A holds the logits Z
+            z = A[i]
+            buf[i] = (zero if z < zero else z) - z * Y[i] + np.log1p(np.exp(-np.abs(z)))
+        return np.float64(A.dtype.type(1.0 / m) * blas.pairwise_sum(buf[:n], False))
     for i in range(n):
         a = A[i]
         if mode == CE_CLIPPED:

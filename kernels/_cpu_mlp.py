@@ -27,6 +27,7 @@ from . import _cpu_blas as blas
 from . import _cpu_layers as lay
 from . import _cpu_rng as rng
 from ._spec import (
+    CE_LOGITS,
     CE_SUM,
     DROPOUT_COMPAT,
     FAST_STEP_STRIDE,
@@ -181,7 +182,8 @@ def train_kernel(X, Y, dims, hidden, theta, opt_m, opt_v, first_epoch, n_epochs,
             zlf = z_buf[off_a[L - 1]:off_a[L - 1] + nl * mb]
             # ---- cost (only where it is recorded)
             if bi == n_batches - 1 and epoch % cost_every == 0:
-                cost = lay.cross_entropy_flat(alf, yf, mb, cost_mode, ce_buf)
+                cost = lay.cross_entropy_flat(zlf if cost_mode == CE_LOGITS else alf, yf, mb,
+                                              cost_mode, ce_buf)
                 if lambd != 0.0:
                     total = 0.0
                     for l in range(L):

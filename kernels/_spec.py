@@ -34,7 +34,10 @@ The functions
     ``(1/m) * sum``. ``mode``: :data:`CE_SUM` (``np.sum``: a saturated prediction gives
     inf or nan), :data:`CE_NANSUM` (``np.nansum``), :data:`CE_CLIPPED` (``A`` clipped
     to ``[eps, 1 - eps]`` with ``eps = 1e-15``, ``1e-7`` in float32; finite for any
-    ``A`` in [0, 1]).
+    ``A`` in [0, 1]), :data:`CE_LOGITS` (the stable form: the first argument is the
+    output layer's pre-activation ``Z``, and the mean is of
+    ``max(Z, 0) - Z Y + log1p(exp(-|Z|))``, which equals the cross-entropy of
+    ``sigmoid(Z)`` and is finite for every finite ``Z``; ``train_mlp`` passes ``Z_L``).
 ``sum_squares(x)`` -> float
     ``np.sum(np.square(x))``.
 ``dropout_forward(A, keep_prob, mode, seed, D, A_out)``
@@ -98,7 +101,8 @@ ACTIVATIONS = {"linear": LINEAR, "relu": RELU, "sigmoid": SIGMOID, "tanh": TANH}
 CE_SUM = 0
 CE_NANSUM = 1
 CE_CLIPPED = 2
-CE_MODES = {"sum": CE_SUM, "nansum": CE_NANSUM, "clipped": CE_CLIPPED}
+CE_LOGITS = 3
+CE_MODES = {"sum": CE_SUM, "nansum": CE_NANSUM, "clipped": CE_CLIPPED, "logits": CE_LOGITS}
 CE_CLIP_EPS = 1e-15
 #: The clipping bound in float32, where 1 - 1e-15 rounds to 1.
 CE_CLIP_EPS32 = 1e-7

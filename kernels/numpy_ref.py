@@ -13,6 +13,7 @@ from ._spec import (
     CE_CLIP_EPS,
     CE_CLIP_EPS32,
     CE_CLIPPED,
+    CE_LOGITS,
     CE_NANSUM,
     DROPOUT_COMPAT,
     OPT_ADAM,
@@ -99,6 +100,10 @@ def sigmoid_ce_backward(A, Y, scale, dZ):
 def cross_entropy(A, Y, mode):
     """Mean binary cross-entropy of predictions ``A`` against labels ``Y``."""
     m = Y.shape[1]
+    if mode == CE_LOGITS:
+        Z = A     # the logits: log-sum-exp form, finite for every finite Z
+        total = np.sum(np.maximum(Z, 0) - Z * Y + np.log1p(np.exp(-np.abs(Z))))
+        return float(1.0 / m * total)
     if mode == CE_CLIPPED:
         eps = CE_CLIP_EPS32 if A.dtype == np.float32 else CE_CLIP_EPS
         A = np.clip(A, eps, 1 - eps)
@@ -233,7 +238,8 @@ def train_mlp(X, Y, dims, hidden, theta, opt_m, opt_v, first_epoch, n_epochs, op
             t += 1
             Zs, As, Ds = _forward(Xb, Ws, bs, hidden, keep_prob, dropout_mode,
                                   dropout_seed, t)
-            cost = _cost(As[-1], Yb, Ws, cost_mode, lambd)
+            cost = _cost(Zs[-1] if cost_mode == CE_LOGITS else As[-1], Yb, Ws, cost_mode,
+                         lambd)
             dWs, dbs = _backward(Yb, Ws, Zs, As, Ds, hidden, keep_prob, lambd, grad_form)
             for l in range(len(Ws)):
                 for p, g, mm, vv in ((Ws[l], dWs[l], mWs[l], vWs[l]),

@@ -196,6 +196,18 @@ def test_cross_entropy(m, mode, dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("m", [1, 7, 211, 5000])
+def test_cross_entropy_logits(m, dtype):
+    rng = np.random.default_rng(m + 1)
+    Z = (rng.standard_normal((1, m)) * 40).astype(dtype)
+    Z[0, 0] = 900.0 if dtype == np.float64 else 80.0      # exp would overflow
+    Y = (rng.random((1, m)) > 0.5).astype(dtype)
+    got = cpu.cross_entropy(Z, Y, _spec.CE_LOGITS)
+    assert np.isfinite(got)
+    close(got, numpy_ref.cross_entropy(Z, Y, _spec.CE_LOGITS), dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("mode", [_spec.CE_SUM, _spec.CE_NANSUM, _spec.CE_CLIPPED])
 def test_cross_entropy_saturated_predictions(mode, dtype):
     Y = np.array([[1, 0, 1, 0, 1, 0, 1, 1]], dtype)
@@ -537,6 +549,31 @@ def test_train_dropout_fast_leaves_numpy_state_alone():
     before = np.random.get_state()
     _train(cpu, *FOOTBALL, [2, 20, 3, 1], 5, keep_prob=0.86, dropout=_spec.DROPOUT_FAST)
     same_state(np.random.get_state(), before)
+
+
+def test_train_logits_cost_is_finite_and_leaves_training_unchanged():
+    """The stable cost mode changes the recorded costs only, never the parameters."""
+    X, Y = FOOTBALL
+    dims = [2, 20, 3, 1]
+    P = sum(dims[l + 1] * (dims[l] + 1) for l in range(len(dims) - 1))
+    results = {}
+    for name, K in (("numpy", numpy_ref), ("numba", cpu)):
+        for mode in (_spec.CE_SUM, _spec.CE_LOGITS):
+            theta = np.random.default_rng(7).standard_normal(P) * 10   # saturating init
+            costs = np.zeros(3)
+            with np.errstate(all="ignore"):
+                K.train_mlp(X, Y, np.array(dims), _spec.RELU, theta, np.zeros(P),
+                            np.zeros(P), 0, 201, _spec.OPT_GD, np.full(201, 0.01), 0.9,
+                            0.9, 0.999, 1e-8, 0, 0, 0, 0.0, 1.0, _spec.DROPOUT_COMPAT, 1,
+                            mode, _spec.GRAD_DW, 100, costs)
+            results[name, mode] = theta, costs
+    for name in ("numpy", "numba"):
+        assert not np.all(np.isfinite(results[name, _spec.CE_SUM][1]))
+        assert np.all(np.isfinite(results[name, _spec.CE_LOGITS][1]))
+        np.testing.assert_array_equal(results[name, _spec.CE_SUM][0],
+                                      results[name, _spec.CE_LOGITS][0])
+    close(results["numba", _spec.CE_LOGITS][1], results["numpy", _spec.CE_LOGITS][1])
+    close(results["numba", _spec.CE_LOGITS][0], results["numpy", _spec.CE_LOGITS][0])
 
 
 def test_train_tanh_hidden():

@@ -490,6 +490,41 @@ def test_cross_entropy_interior(dtype, seed, mode):
     assert_close(got, naive_cross_entropy(A, Y, mode), dtype)
 
 
+def naive_logit_cross_entropy(Z, Y):
+    """The cross-entropy of sigmoid(z) from the logits, one term at a time in Python."""
+    total = 0.0
+    for j in range(Z.shape[1]):
+        z, y = float(Z[0, j]), float(Y[0, j])
+        total += max(z, 0.0) - z * y + math.log1p(math.exp(-abs(z)))
+    return total / Y.shape[1]
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_cross_entropy_logits(dtype, seed):
+    rng = np.random.default_rng(seed)
+    m = int(rng.integers(1, 9))
+    Z = rand(rng, (1, m), dtype, -30.0, 30.0)
+    Y = (rng.uniform(size=(1, m)) > 0.5).astype(dtype)
+    assert_close(K.cross_entropy(Z, Y, S.CE_LOGITS), naive_logit_cross_entropy(Z, Y), dtype)
+    # where the probabilities are not saturated, it is the cross-entropy of sigmoid(Z)
+    Zs = np.clip(Z, -10, 10).astype(np.float64)
+    A = 1.0 / (1.0 + np.exp(-Zs))
+    np.testing.assert_allclose(K.cross_entropy(Zs, Y.astype(np.float64), S.CE_LOGITS),
+                               naive_cross_entropy(A, Y, S.CE_SUM), rtol=1e-12)
+
+
+def test_cross_entropy_logits_finite_where_probabilities_saturate():
+    Z = np.array([[800.0, -800.0, 40.0, -40.0]])
+    Y = np.array([[0.0, 1.0, 1.0, 0.0]])
+    A = np.array([[1.0, 0.0, 1.0, 0.0]])      # sigmoid(Z) in float64
+    assert not math.isfinite(K.cross_entropy(A, Y, S.CE_SUM))   # inf * 0 is nan
+    got = K.cross_entropy(Z, Y, S.CE_LOGITS)
+    assert math.isfinite(got)
+    assert got == pytest.approx((800.0 + 800.0 + 2 * math.log1p(math.exp(-40.0))) / 4,
+                                rel=1e-15)
+
+
 def test_cross_entropy_real_labels():
     A = np.array([[0.2, 0.7, 0.5]])
     Y = np.array([[0.3, 0.9, 0.5]])
