@@ -102,7 +102,7 @@ class AdamStep(_Suite):
 
 
 class GradCheck(_Suite):
-    """``grad_check_mlp``: course 4-5-3-1 (m=3), 16-32-16-1 (m=32), 64-64-32-1 (m=64)."""
+    """``grad_check_mlp``: course 4-5-3-1 (m=3), 16-32-16-1 (m=32), 64-64-64-1 (m=256)."""
 
     family = "grad_check"
 

@@ -36,6 +36,24 @@ machine without Numba cannot pass vacuously. A workload below its floor is re-me
 (``--retries``, default once) and its best attempt kept before the verdict: noise on a
 shared machine only ever slows a contender down, a real regression stays below.
 
+Estimator and memory rows
+-------------------------
+Two more sections, never gated (the gate compares ratios against the NumPy baseline
+only) and selectable with ``--only`` like the workloads:
+
+* ``estimator`` (:data:`ESTIMATOR_CASES`): :class:`fastnn.MLPClassifier` against
+  scikit-learn's ``MLPClassifier`` on the same data, network and Adam settings for the
+  same number of epochs (:func:`build_estimators`): median fit time of each, the ratio
+  scikit-learn time / fastnn time, train and test accuracy of both. ``estimator-football``
+  is in the quick set (about a second), the 20,000-example case in the full run.
+* ``memory`` (:data:`MEMORY_CASES`, full run only): one full-batch forward and backward
+  pass through the façade on 1e6 examples, on the NumPy baseline and on each backend,
+  each in a fresh process: the peak resident-memory increase over the inputs, beside the
+  bytes of the arrays the pass returns (:meth:`MemoryCase.minimum_bytes`, a lower bound
+  of any implementation), so that extra copies show.
+
+They are fastnn's own rows: ``--workloads`` (another project's set) leaves them out.
+
 Workloads of another project
 ----------------------------
 A :class:`Workload` is a name, a ``setup(backend) -> callable`` and optional
@@ -57,11 +75,30 @@ JSON (``--json FILE``; ``--json -`` writes it to stdout and moves the table to s
                                           "limit_fraction": ..., "compile_s": ...,
                                           "samples_s": [...], "attempts": [...]}},
                     "skipped": {"cuda": "reason"}, "errors": {}}],
+     "estimator": [{"name": ..., "data": {"n_train": ..., "n_test": ..., "n_features": ...},
+                    "settings": {...},
+                    "sklearn": {"fit_s": ..., "samples_s": [...], "warmup_s": ...,
+                                "train_acc": ..., "test_acc": ..., "n_iter": ...,
+                                "version": ...},
+                    "results": {"numba": {"fit_s": ..., "ratio": ..., "train_acc": ...,
+                                          "test_acc": ..., ...}},
+                    "skipped": {}, "errors": {}}],
+     "memory": [{"name": ..., "api": ..., "dims": [...], "m": ..., "minimum_bytes": ...,
+                 "baseline": "numpy",
+                 "results": {"numpy": {"peak_bytes": ..., "held_bytes": ...,
+                                       "results_bytes": ..., "tracemalloc_peak_bytes": ...,
+                                       "vs_minimum": ..., "vs_baseline": 1.0, ...},
+                             "numba": {...}},
+                 "skipped": {}, "errors": {}}],
      "check": {...}, "total_s": ...}
+
+``estimator`` and ``memory`` are empty lists when none of their rows was selected, and
+absent from :func:`run_workloads`'s own output.
 """
 
 import argparse
 import concurrent.futures
+import contextlib
 import fnmatch
 import functools
 import gc
@@ -74,6 +111,7 @@ import platform
 import statistics
 import sys
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -93,6 +131,18 @@ __all__ = [
     "build_case",
     "workloads",
     "run_workloads",
+    "EstimatorCase",
+    "ESTIMATOR_CASES",
+    "estimator_cases",
+    "build_estimators",
+    "run_estimator_cases",
+    "MemoryCase",
+    "MEMORY_CASES",
+    "memory_cases",
+    "run_memory_cases",
+    "format_table",
+    "format_estimator_table",
+    "format_memory_table",
     "check_floors",
     "derive_floors",
     "default_floors_path",
@@ -115,7 +165,7 @@ _DROP = {"notebook": ("notebook", (20, 211)), "medium": ("1e6", (1000, 1000)),
          "large": ("1e7", (2000, 5000))}
 _VEC = {"notebook": ("1e3", 1000), "medium": ("1e6", 10**6), "large": ("1e7", 10**7)}
 _GC = {"notebook": ("course", ([4, 5, 3, 1], 3)), "medium": ("32wide", ([16, 32, 16, 1], 32)),
-       "large": ("64wide", ([64, 64, 32, 1], 64))}
+       "large": ("64wide", ([64, 64, 64, 1], 256))}
 
 
 def _train_sizes(m0):
@@ -738,10 +788,11 @@ def run_workloads(wls, backends=None, *, baseline="numpy", mode="full", repeats=
         if stream is not None:
             print(msg, file=stream, flush=True)
 
-    say(f"fastnn bench ({mode}): {len(wls)} workloads, baseline {baseline}, backends "
-        f"{', '.join(usable) or 'none'}"
-        + "".join(f"; {b} skipped ({why})" for b, why in skipped_backends.items())
-        + f"; median of {repeats} interleaved samples of >= {min_time:g} s")
+    if wls:
+        say(f"fastnn bench ({mode}): {len(wls)} workloads, baseline {baseline}, backends "
+            f"{', '.join(usable) or 'none'}"
+            + "".join(f"; {b} skipped ({why})" for b, why in skipped_backends.items())
+            + f"; median of {repeats} interleaved samples of >= {min_time:g} s")
     rows = []
     for i, w in enumerate(wls, 1):
         t_w = time.perf_counter()
@@ -845,7 +896,18 @@ def run_workloads(wls, backends=None, *, baseline="numpy", mode="full", repeats=
 
 # --------------------------------------------------------------------------- output
 def format_table(doc):
-    """The results as a plain-text table (workload | numpy | backend | ratio | limit)."""
+    """The workload results as a plain-text table (workload | numpy | backend | ratio |
+    limit), with the machine limits measured in the run.
+
+    Parameters
+    ----------
+    doc : dict
+        Output of :func:`run_workloads`.
+
+    Returns
+    -------
+    str
+    """
     backends = []
     for row in doc["workloads"]:
         for b in row["results"]:
@@ -938,6 +1000,653 @@ def plot(doc, path, floors=None):
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+# --------------------------------------------------------------------------- estimator rows
+def _football_data():
+    """The football stand-in (as ``train_regularization``), samples in rows."""
+    from .datasets import football_stand_in
+
+    Xtr, Ytr, Xte, Yte = football_stand_in()
+    return (np.ascontiguousarray(Xtr.T), Ytr.ravel().astype(np.int64),
+            np.ascontiguousarray(Xte.T), Yte.ravel().astype(np.int64))
+
+
+def _synthetic_data(n_train=20000, n_test=5000, n_features=20):
+    """``make_classification``: 20 features (10 informative), 2% flipped labels."""
+    from sklearn.datasets import make_classification
+
+    X, y = make_classification(n_samples=n_train + n_test, n_features=n_features,
+                               n_informative=10, n_redundant=4, flip_y=0.02,
+                               random_state=0)
+    return X[:n_train], y[:n_train], X[n_train:], y[n_train:]
+
+
+@dataclass
+class EstimatorCase:
+    """One row of the ``estimator`` section: :class:`fastnn.MLPClassifier` against
+    scikit-learn's ``MLPClassifier`` on the same data with the same network and optimizer.
+
+    Parameters
+    ----------
+    name : str
+        Stable name (``--only`` matches it).
+    data : callable
+        ``data() -> (X_train, y_train, X_test, y_test)``, samples in rows, two classes.
+    hidden_layer_sizes : tuple of int
+        Hidden ReLU layers of both networks (one logistic output unit follows).
+    learning_rate : float
+        Adam's step size (scikit-learn's ``learning_rate_init``).
+    batch_size : int
+        Mini-batch size, reshuffled every epoch by both.
+    epochs : int
+        Epochs both run, every one of them (scikit-learn's ``max_iter``, its early
+        stopping disabled).
+    random_state : int
+        Seed given to both estimators.
+    description : str
+    modes : tuple of str
+        ``"quick"``, ``"full"``: the modes whose run includes this row.
+    """
+
+    name: str
+    data: object
+    hidden_layer_sizes: tuple = (20, 3)
+    learning_rate: float = 0.01
+    batch_size: int = 64
+    epochs: int = 300
+    random_state: int = 0
+    description: str = ""
+    modes: tuple = MODES
+
+
+#: fastnn's estimator rows: the football data with the Regularization notebook's network
+#: (in quick mode too: about a second), and a larger synthetic set (full run only).
+ESTIMATOR_CASES = [
+    EstimatorCase("estimator-football", _football_data, (20, 3), 0.01, 64, 300,
+                  description="football stand-in (211 train / 200 test, 2 features), "
+                  "hidden (20, 3), Adam lr 0.01, batch 64, 300 epochs"),
+    EstimatorCase("estimator-synthetic-20k", _synthetic_data, (64, 32), 0.001, 128, 10,
+                  description="make_classification (20,000 train / 5,000 test, 20 "
+                  "features), hidden (64, 32), Adam lr 0.001, batch 128, 10 epochs",
+                  modes=_F),
+]
+
+
+def build_estimators(case, backend=None, epochs=None):
+    """The two unfitted classifiers of an estimator row, with matching settings.
+
+    Both: hidden ReLU layers ``case.hidden_layer_sizes`` and one logistic output unit,
+    mean log-loss, Adam (beta1 0.9, beta2 0.999, epsilon 1e-8) at a constant
+    ``case.learning_rate``, mini-batches of ``case.batch_size`` reshuffled every epoch,
+    no L2 (scikit-learn ``alpha=0``), no dropout, ``case.epochs`` epochs run in full
+    (scikit-learn: ``tol=0``, ``n_iter_no_change=epochs``, no early stopping). What
+    cannot match: the initialisation (fastnn: He-normal, as the notebooks; scikit-learn:
+    Glorot-uniform), the random streams, and where Adam's epsilon enters (scikit-learn
+    adds it before the bias correction of the step size).
+
+    Parameters
+    ----------
+    case : EstimatorCase
+    backend : str, optional
+        fastnn backend (default: the current one).
+    epochs : int, optional
+        Overrides ``case.epochs`` (a short warm-up fit).
+
+    Returns
+    -------
+    (fastnn.MLPClassifier, sklearn.neural_network.MLPClassifier)
+    """
+    from sklearn.neural_network import MLPClassifier as SkMLPClassifier
+
+    from .estimator import MLPClassifier
+
+    n = int(case.epochs if epochs is None else epochs)
+    hidden = tuple(int(h) for h in case.hidden_layer_sizes)
+    ours = MLPClassifier(hidden_layer_sizes=hidden, optimizer="adam",
+                         learning_rate=case.learning_rate, batch_size=case.batch_size,
+                         max_iter=n, l2=0.0, keep_prob=1.0,
+                         random_state=case.random_state, backend=backend)
+    theirs = SkMLPClassifier(hidden_layer_sizes=hidden, activation="relu", solver="adam",
+                             alpha=0.0, batch_size=case.batch_size,
+                             learning_rate="constant",
+                             learning_rate_init=case.learning_rate, max_iter=n,
+                             shuffle=True, random_state=case.random_state, tol=0.0,
+                             n_iter_no_change=n, early_stopping=False, beta_1=0.9,
+                             beta_2=0.999, epsilon=1e-8)
+    return ours, theirs
+
+
+@contextlib.contextmanager
+def _no_convergence_warnings():
+    """scikit-learn warns that a fixed number of epochs did not converge: expected here."""
+    from sklearn.exceptions import ConvergenceWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        yield
+
+
+def run_estimator_cases(cases, backends=None, *, repeats=3, stream=sys.stderr):
+    """Fit time and accuracy of ``fastnn.MLPClassifier`` and scikit-learn's.
+
+    Each contender is fitted once for 2 epochs first (compilation, imports: never
+    timed), then ``repeats`` times in an interleaved order on fresh estimators; the
+    median fit time is kept. Accuracies are those of the last fit (both estimators are
+    seeded, so every fit gives the same model).
+
+    Parameters
+    ----------
+    cases : list of EstimatorCase
+    backends : list of str, optional
+        fastnn backends to fit with; default every backend but ``numpy`` (unavailable
+        ones are skipped and reported).
+    repeats : int
+        Timed fits per contender.
+    stream : file or None
+        Progress lines (one per row).
+
+    Returns
+    -------
+    list of dict
+        One per case: ``name``, ``description``, ``data`` (sizes), ``settings``,
+        ``sklearn`` (``fit_s``, ``samples_s``, ``warmup_s``, ``train_acc``,
+        ``test_acc``, ``n_iter``, ``version``), ``results`` (per backend: the same and
+        ``ratio`` = scikit-learn fit time / fastnn fit time), ``skipped``, ``errors``.
+    """
+    import sklearn
+
+    repeats = int(repeats)
+    if repeats < 1:
+        raise ValueError("repeats must be >= 1")
+    usable, skipped_backends = _resolve_backends(list(backends or []), "numpy")
+    rows = []
+    for i, case in enumerate(cases, 1):
+        t_row = time.perf_counter()
+        Xtr, ytr, Xte, yte = case.data()
+        row = {"name": case.name, "description": case.description,
+               "data": {"n_train": int(Xtr.shape[0]), "n_test": int(Xte.shape[0]),
+                        "n_features": int(Xtr.shape[1])},
+               "settings": {"hidden_layer_sizes": list(case.hidden_layer_sizes),
+                            "activation": "relu", "output": "logistic",
+                            "optimizer": "adam", "learning_rate": case.learning_rate,
+                            "batch_size": case.batch_size, "epochs": case.epochs,
+                            "l2": 0.0, "random_state": case.random_state},
+               "sklearn": None, "results": {}, "skipped": dict(skipped_backends),
+               "errors": {}}
+        makers = {"sklearn": lambda n=None: build_estimators(case, None, n)[1]}
+        for b in usable:
+            makers[b] = lambda n=None, b=b: build_estimators(case, b, n)[0]
+        warm = {}
+        for key in list(makers):
+            try:
+                t0 = time.perf_counter()
+                with _no_convergence_warnings():
+                    makers[key](2).fit(Xtr, ytr)
+                warm[key] = time.perf_counter() - t0
+            except Exception as exc:
+                if key == "sklearn":
+                    raise RuntimeError(f"{case.name}: scikit-learn's fit failed: "
+                                       f"{exc!r}") from exc
+                if isinstance(exc, NotImplementedError):
+                    row["skipped"][key] = str(exc) or "NotImplementedError"
+                else:
+                    row["errors"][key] = f"{type(exc).__name__}: {exc}"
+                del makers[key]
+        keys = list(makers)
+        samples = {k: [] for k in keys}
+        fitted = {}
+        for r in range(repeats):                  # rotate who goes first
+            for key in keys[r % len(keys):] + keys[:r % len(keys)]:
+                est = makers[key]()
+                gc.collect()
+                t0 = time.perf_counter()
+                with _no_convergence_warnings():
+                    est.fit(Xtr, ytr)
+                samples[key].append(time.perf_counter() - t0)
+                fitted[key] = est
+        for key in keys:
+            est = fitted[key]
+            res = {"fit_s": _median(samples[key]), "samples_s": samples[key],
+                   "warmup_s": warm[key],
+                   "train_acc": float(est.score(Xtr, ytr)),
+                   "test_acc": float(est.score(Xte, yte)), "n_iter": int(est.n_iter_)}
+            if key == "sklearn":
+                row["sklearn"] = dict(res, version=sklearn.__version__)
+            else:
+                res["ratio"] = row["sklearn"]["fit_s"] / res["fit_s"]
+                row["results"][key] = res
+        rows.append(row)
+        if stream is not None:
+            sk = row["sklearn"]
+            parts = [f"sklearn {_fmt_time(sk['fit_s'])} (test acc {sk['test_acc']:.3f})"]
+            for b, res in row["results"].items():
+                parts.append(f"{b} {_fmt_time(res['fit_s'])} ({res['ratio']:.1f}x, test "
+                             f"acc {res['test_acc']:.3f})")
+            parts += [f"{b} ERROR ({err})" for b, err in row["errors"].items()]
+            print(f"[{i:2d}/{len(cases)}] {case.name:<34} " + " | ".join(parts)
+                  + f"  [{time.perf_counter() - t_row:.1f} s]", file=stream, flush=True)
+    return rows
+
+
+# --------------------------------------------------------------------------- memory rows
+_MEMORY_APIS = ("regularization", "deep")
+
+
+@dataclass
+class MemoryCase:
+    """One row of the ``memory`` section: the peak memory of one full-batch forward and
+    backward pass through the façade, on each backend in a fresh process.
+
+    Parameters
+    ----------
+    name : str
+        Stable name (``--only`` matches it).
+    api : {"regularization", "deep"}
+        ``"regularization"``: ``fastnn.regularization.forward_propagation`` then
+        ``backward_propagation`` (the notebook's three-layer network: ``dims`` has four
+        entries); ``"deep"``: ``fastnn.deep.L_model_forward`` then ``L_model_backward``.
+    dims : list of int
+        Layer sizes ``[n_x, n_1, ..., 1]``.
+    m : int
+        Examples (columns of ``X``).
+    dtype : str
+    description : str
+    modes : tuple of str
+    """
+
+    name: str
+    api: str = "regularization"
+    dims: tuple = (2, 20, 3, 1)
+    m: int = 10**6
+    dtype: str = "float64"
+    description: str = ""
+    modes: tuple = _F
+
+    def minimum_bytes(self):
+        """Bytes of the arrays the pass returns, a lower bound of any implementation.
+
+        The forward cache holds ``Z`` and ``A`` of every layer; the gradients are, for
+        ``"regularization"``, ``dZ`` of every layer and ``dA`` of every hidden layer, for
+        ``"deep"``, ``dA`` of every layer's input (``dA0`` included); both add ``dW``
+        and ``db``. The inputs (``X``, ``Y``, parameters) are not counted.
+
+        Returns
+        -------
+        int
+        """
+        if self.api not in _MEMORY_APIS:
+            raise ValueError(f"api must be one of {_MEMORY_APIS}, got {self.api!r}")
+        dims = [int(d) for d in self.dims]
+        s = np.dtype(self.dtype).itemsize
+        layers = dims[1:]
+        rows = 2 * sum(layers)                          # Z, A
+        if self.api == "regularization":
+            rows += sum(layers) + sum(layers[:-1])      # dZ of every layer, dA of hidden
+        else:
+            rows += sum(dims[:-1])                      # dA0 ... dA(L-1)
+        params = sum(dims[l] * (dims[l - 1] + 1) for l in range(1, len(dims)))
+        return int(rows * self.m * s + params * s)
+
+
+#: fastnn's memory rows (full run only): the Regularization notebook's network on 1e6
+#: examples, through both façades that expose a forward and a backward pass.
+MEMORY_CASES = [
+    MemoryCase("peakmem-regularization-1e6", "regularization", (2, 20, 3, 1), 10**6,
+               description="regularization.forward_propagation + backward_propagation, "
+               "[2, 20, 3, 1], 1e6 examples, float64"),
+    MemoryCase("peakmem-deep-1e6", "deep", (2, 20, 3, 1), 10**6,
+               description="deep.L_model_forward + L_model_backward, [2, 20, 3, 1], "
+               "1e6 examples, float64"),
+]
+
+
+def _memory_pass(api):
+    """``(fn, init)``: ``fn(X, Y, parameters)`` runs one forward and backward pass."""
+    if api == "regularization":
+        from . import regularization as nb
+
+        def fn(X, Y, parameters):
+            a3, cache = nb.forward_propagation(X, parameters)
+            return a3, cache, nb.backward_propagation(X, Y, cache)
+
+        return fn, nb.initialize_parameters
+    if api == "deep":
+        from . import deep as nb
+
+        def fn(X, Y, parameters):
+            AL, caches = nb.L_model_forward(X, parameters)
+            return AL, caches, nb.L_model_backward(AL, Y, caches)
+
+        return fn, nb.initialize_parameters_deep
+    raise ValueError(f"api must be one of {_MEMORY_APIS}, got {api!r}")
+
+
+def _arrays(obj):
+    if isinstance(obj, np.ndarray):
+        yield obj
+    elif isinstance(obj, dict):
+        for x in obj.values():
+            yield from _arrays(x)
+    elif isinstance(obj, (list, tuple)):
+        for x in obj:
+            yield from _arrays(x)
+
+
+def _proc_memory():
+    """``{"VmRSS": bytes, "VmHWM": bytes}`` of this process, or None without /proc."""
+    try:
+        out = {}
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(("VmRSS:", "VmHWM:")):
+                    key, value = line.split(":", 1)
+                    out[key] = int(value.split()[0]) * 1024
+        return out if len(out) == 2 else None
+    except OSError:
+        return None
+
+
+def _reset_peak_rss():
+    """Reset the kernel's peak-RSS mark to the current RSS (Linux >= 4.0)."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def _max_rss():
+    import resource
+
+    r = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return int(r if sys.platform == "darwin" else r * 1024)
+
+
+def _memory_child(spec_json):
+    """Body of the fresh process of a memory row: measure, print one JSON line."""
+    import tracemalloc
+
+    from ._backend import use_backend
+
+    spec = json.loads(spec_json)
+    fn, init = _memory_pass(spec["api"])
+    dims, m, dtype = list(spec["dims"]), int(spec["m"]), np.dtype(spec["dtype"])
+    parameters = {k: np.ascontiguousarray(v, dtype=dtype)
+                  for k, v in init(dims).items()}
+    rng = np.random.default_rng(0)
+
+    def inputs(n):
+        X = np.ascontiguousarray(rng.standard_normal((dims[0], n)), dtype=dtype)
+        Y = (X[:1] + 0.5 * X[-1:] > 0).astype(dtype)
+        return X, Y
+
+    with use_backend(spec["backend"]):
+        out = fn(*inputs(min(m, 1000)), parameters)   # compile / load the cache, untimed
+        del out
+        X, Y = inputs(m)
+        gc.collect()
+        before = _proc_memory()
+        if before is not None and _reset_peak_rss():
+            method = "VmHWM - VmRSS before (peak reset via /proc/self/clear_refs)"
+            base = _proc_memory()["VmRSS"]
+        else:
+            method = "ru_maxrss increase (no /proc: lower bound)"
+            base = _max_rss()
+        t0 = time.perf_counter()
+        out = fn(X, Y, parameters)
+        seconds = time.perf_counter() - t0
+        now = _proc_memory()
+        if method.startswith("VmHWM"):
+            peak, held = now["VmHWM"] - base, now["VmRSS"] - base
+        else:
+            peak, held = _max_rss() - base, None
+        skip = {a.__array_interface__["data"][0] for a in (X, Y, *parameters.values())}
+        seen = {}
+        for a in _arrays(out):
+            ptr = a.__array_interface__["data"][0]
+            if ptr not in skip:
+                seen[ptr] = max(seen.get(ptr, 0), a.nbytes)
+        results_bytes = sum(seen.values())
+        del out
+        gc.collect()
+        tracemalloc.start()
+        out = fn(X, Y, parameters)
+        traced = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        del out
+    print(json.dumps({"backend": spec["backend"], "peak_bytes": int(peak),
+                      "held_bytes": None if held is None else int(held),
+                      "results_bytes": int(results_bytes),
+                      "tracemalloc_peak_bytes": int(traced),
+                      "inputs_bytes": int(X.nbytes + Y.nbytes), "base_rss_bytes": int(base),
+                      "seconds": seconds, "method": method}))
+
+
+def _run_memory_child(case, backend, timeout):
+    import subprocess
+
+    spec = json.dumps({"api": case.api, "dims": list(case.dims), "m": int(case.m),
+                       "dtype": case.dtype, "backend": backend})
+    # A fixed mmap threshold: every large array is its own mapping, returned to the
+    # system when freed, so the peak counts allocations, not allocator slack.
+    env = dict(os.environ, MALLOC_MMAP_THRESHOLD_="131072")
+    proc = subprocess.run(
+        [sys.executable, "-c", "import sys; from fastnn.bench import _memory_child; "
+         "_memory_child(sys.argv[1])", spec],
+        capture_output=True, text=True, timeout=timeout, env=env, check=False)
+    if proc.returncode != 0:
+        tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        raise RuntimeError(f"the measuring process exited with {proc.returncode}: {tail}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def run_memory_cases(cases, backends=None, *, baseline="numpy", stream=sys.stderr,
+                     timeout=600):
+    """Peak memory of one forward and backward pass per backend, each in a fresh process.
+
+    The process builds the parameters and the inputs, runs the pass once on 1,000
+    examples (compilation), then measures the pass on ``case.m`` examples: the peak
+    resident set size during the pass minus the resident size just before it (Linux:
+    ``VmHWM`` after resetting it through ``/proc/self/clear_refs``; elsewhere the
+    increase of ``ru_maxrss``). Resident memory counts every allocation: NumPy's,
+    Numba's runtime, BLAS work buffers. ``tracemalloc``'s peak of a second pass is
+    reported beside it; it sees the allocations made through Python's allocators (NumPy
+    arrays, arrays created inside Numba-compiled code) but not BLAS's own buffers.
+
+    Parameters
+    ----------
+    cases : list of MemoryCase
+    backends : list of str, optional
+        Default every backend but the baseline; unavailable ones are skipped.
+    baseline : str
+        Measured first; ``vs_baseline`` of the others is relative to it.
+    stream : file or None
+        Progress lines (one per row).
+    timeout : float
+        Seconds one measuring process may take.
+
+    Returns
+    -------
+    list of dict
+        One per case: ``name``, ``description``, ``api``, ``dims``, ``m``, ``dtype``,
+        ``minimum_bytes`` (:meth:`MemoryCase.minimum_bytes`), ``baseline``, ``results``
+        (per backend: ``peak_bytes``, ``held_bytes`` (resident increase with the results
+        still alive), ``results_bytes`` (bytes of the arrays returned),
+        ``tracemalloc_peak_bytes``, ``inputs_bytes``, ``seconds``, ``method``,
+        ``vs_minimum`` = peak / minimum and ``vs_baseline`` = peak / baseline's peak),
+        ``skipped``, ``errors``.
+    """
+    usable, skipped_backends = _resolve_backends(list(backends or []), baseline)
+    rows = []
+    for i, case in enumerate(cases, 1):
+        t_row = time.perf_counter()
+        minimum = case.minimum_bytes()
+        row = {"name": case.name, "description": case.description, "api": case.api,
+               "dims": [int(d) for d in case.dims], "m": int(case.m), "dtype": case.dtype,
+               "minimum_bytes": minimum, "baseline": baseline, "results": {},
+               "skipped": dict(skipped_backends), "errors": {}}
+        for b in [baseline] + [u for u in usable if u != baseline]:
+            try:
+                res = _run_memory_child(case, b, timeout)
+            except Exception as exc:
+                row["errors"][b] = f"{type(exc).__name__}: {exc}"
+                continue
+            res["vs_minimum"] = res["peak_bytes"] / minimum
+            row["results"][b] = res
+        base = row["results"].get(baseline)
+        for res in row["results"].values():
+            res["vs_baseline"] = (res["peak_bytes"] / base["peak_bytes"]
+                                  if base and base["peak_bytes"] > 0 else None)
+        rows.append(row)
+        if stream is not None:
+            parts = [f"minimum {_fmt_bytes(minimum)}"]
+            parts += [f"{b} peak {_fmt_bytes(r['peak_bytes'])} ({r['vs_minimum']:.2f}x min)"
+                      for b, r in row["results"].items()]
+            parts += [f"{b} ERROR ({err})" for b, err in row["errors"].items()]
+            print(f"[{i:2d}/{len(cases)}] {case.name:<34} " + " | ".join(parts)
+                  + f"  [{time.perf_counter() - t_row:.1f} s]", file=stream, flush=True)
+    return rows
+
+
+def _select(items, mode, only):
+    out = [w for w in items if mode in w.modes]
+    if only:
+        out = [w for w in out if any(fnmatch.fnmatchcase(w.name, pat) or pat in w.name
+                                     for pat in only)]
+    return out
+
+
+def estimator_cases(mode="full", only=None):
+    """The estimator rows of a mode.
+
+    Parameters
+    ----------
+    mode : {"quick", "full"}
+    only : list of str, optional
+        Glob patterns (or substrings), as for :func:`workloads`.
+
+    Returns
+    -------
+    list of EstimatorCase
+    """
+    return _select(ESTIMATOR_CASES, mode, only)
+
+
+def memory_cases(mode="full", only=None):
+    """The memory rows of a mode (none in quick mode).
+
+    Parameters
+    ----------
+    mode : {"quick", "full"}
+    only : list of str, optional
+        Glob patterns (or substrings), as for :func:`workloads`.
+
+    Returns
+    -------
+    list of MemoryCase
+    """
+    return _select(MEMORY_CASES, mode, only)
+
+
+def _fmt_bytes(n):
+    if n is None:
+        return "-"
+    if abs(n) >= 1e9:
+        return f"{n / 1e9:.2f} GB"
+    return f"{n / 1e6:.1f} MB"
+
+
+def _text_table(lines):
+    widths = [max(len(r[c]) for r in lines) for c in range(len(lines[0]))]
+    out = []
+    for k, r in enumerate(lines):
+        out.append(" | ".join(c.ljust(widths[j]) if j == 0 else c.rjust(widths[j])
+                              for j, c in enumerate(r)))
+        if k == 0:
+            out.append("-+-".join("-" * w for w in widths))
+    return out
+
+
+def format_estimator_table(rows):
+    """The estimator rows as a plain-text table.
+
+    Parameters
+    ----------
+    rows : list of dict
+        Output of :func:`run_estimator_cases`.
+
+    Returns
+    -------
+    str
+    """
+    backends = []
+    for row in rows:
+        backends += [b for b in row["results"] if b not in backends]
+    header = ["estimator", "sklearn fit", "acc train/test"]
+    for b in backends:
+        header += [f"fastnn[{b}] fit", "ratio", "acc train/test"]
+    lines = [header]
+    for row in rows:
+        sk = row["sklearn"]
+        cells = [row["name"], _fmt_time(sk["fit_s"]),
+                 f"{sk['train_acc']:.3f} / {sk['test_acc']:.3f}"]
+        for b in backends:
+            res = row["results"].get(b)
+            if res is None:
+                cells += ["ERROR" if b in row["errors"] else "skipped", "-", "-"]
+            else:
+                cells += [_fmt_time(res["fit_s"]), f"{res['ratio']:.2f}x",
+                          f"{res['train_acc']:.3f} / {res['test_acc']:.3f}"]
+        lines.append(cells)
+    out = _text_table(lines)
+    out.append("ratio = scikit-learn MLPClassifier fit time / fastnn.MLPClassifier fit time "
+               "(same data, network, Adam settings and epochs; median of "
+               f"{len(rows[0]['sklearn']['samples_s']) if rows else 0} fits); "
+               "scikit-learn is not the baseline: not gated")
+    return "\n".join(out)
+
+
+def format_memory_table(rows):
+    """The memory rows as a plain-text table.
+
+    Parameters
+    ----------
+    rows : list of dict
+        Output of :func:`run_memory_cases`.
+
+    Returns
+    -------
+    str
+    """
+    contenders = []
+    for row in rows:
+        contenders += [b for b in row["results"] if b not in contenders]
+    header = ["memory", "minimum"]
+    for b in contenders:
+        header += [f"{b} peak", "x min"]
+        if rows and b != rows[0]["baseline"]:
+            header.append(f"x {rows[0]['baseline']}")
+    lines = [header]
+    for row in rows:
+        cells = [row["name"], _fmt_bytes(row["minimum_bytes"])]
+        for b in contenders:
+            res = row["results"].get(b)
+            extra = 1 if b != row["baseline"] else 0
+            if res is None:
+                cells += ["ERROR" if b in row["errors"] else "skipped"] + ["-"] * (1 + extra)
+                continue
+            cells += [_fmt_bytes(res["peak_bytes"]), f"{res['vs_minimum']:.2f}x"]
+            if extra:
+                vb = res["vs_baseline"]
+                cells.append("-" if vb is None else f"{vb:.2f}x")
+        lines.append(cells)
+    out = _text_table(lines)
+    out.append("peak = resident memory increase during one forward + backward pass over the "
+               "inputs (fresh process per backend); minimum = bytes of the arrays the pass "
+               "returns (caches Z, A and the gradients); not gated")
+    return "\n".join(out)
 
 
 # --------------------------------------------------------------------------- the gate
@@ -1111,10 +1820,22 @@ def derive_floors(docs, factor=0.5, median_cap=0.6):
 
 # --------------------------------------------------------------------------- CLI
 def add_arguments(parser):
-    """Add the ``fastnn bench`` options to an argparse parser."""
+    """Add the ``fastnn bench`` options to an argparse parser.
+
+    Parameters
+    ----------
+    parser : argparse.ArgumentParser
+
+    Returns
+    -------
+    argparse.ArgumentParser
+        The same parser.
+    """
     parser.description = ("Time the NumPy baseline and the compiled backends side by side "
-                          "(ratios, fraction of the machine's bandwidth / BLAS limit); "
-                          "--check gates the ratios against committed floors.")
+                          "(ratios, fraction of the machine's bandwidth / BLAS limit), "
+                          "fastnn.MLPClassifier against scikit-learn's, and the peak "
+                          "memory of a forward + backward pass; --check gates the ratios "
+                          "against committed floors.")
     parser.add_argument("--quick", action="store_true",
                         help="the quick workload set, 3 samples of >= 0.05 s (under a "
                         "minute); CI's gate")
@@ -1123,12 +1844,13 @@ def add_arguments(parser):
                         "separate; default all but numpy; unavailable ones are skipped)")
     parser.add_argument("--baseline", default="numpy", help=argparse.SUPPRESS)
     parser.add_argument("--repeats", type=int, default=None,
-                        help="samples per contender, median kept (default 5, quick 3)")
+                        help="samples per contender, median kept (default 5, quick 3; "
+                        "estimator rows: fits per contender, default 3)")
     parser.add_argument("--min-time", type=float, default=None, metavar="SECONDS",
                         help="minimum duration of one sample (default 0.2, quick 0.05)")
     parser.add_argument("--only", action="append", metavar="PATTERN",
-                        help="run only workloads matching this glob or substring "
-                        "(repeatable)")
+                        help="run only workloads (and estimator-*, peakmem-* rows) "
+                        "matching this glob or substring (repeatable)")
     parser.add_argument("--workloads", action="append", metavar="MODULE:ATTR",
                         help="workload list to run instead of fastnn's "
                         "(fastnn.bench:WORKLOADS); repeatable")
@@ -1162,28 +1884,74 @@ def _split(values):
 
 
 def main(args):
-    """Run ``fastnn bench`` with parsed arguments; returns the exit status."""
+    """Run ``fastnn bench`` with parsed arguments.
+
+    Times the selected workloads, then the selected estimator and memory rows (fastnn's
+    own set only, not with ``--workloads``), prints the tables, applies ``--check``,
+    ``--plot`` and ``--json``.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        As parsed with the options of :func:`add_arguments`.
+
+    Returns
+    -------
+    int
+        The exit status: 0, or the gate's 1 / 2 with ``--check``.
+    """
     g = functools.partial(getattr, args)
     quick = bool(g("quick", False))
     mode = "quick" if quick else "full"
     floors_path = Path(g("floors", None) or default_floors_path())
     if g("derive_floors", None):
         return _derive_main(g("derive_floors"), floors_path)
-    wls = workloads(mode, g("workloads", None), _split(g("only", None)))
+    only = _split(g("only", None))
+    wls = workloads(mode, g("workloads", None), only)
+    # the estimator and memory rows are fastnn's own: not run with --workloads
+    own = not g("workloads", None)
+    est_cases = estimator_cases(mode, only) if own else []
+    mem_cases = memory_cases(mode, only) if own else []
     if g("list", False):
-        for w in wls:
+        for w in [*wls, *est_cases, *mem_cases]:
             print(f"{w.name:<34} {w.description}")
         return 0
-    if not wls:
+    if not (wls or est_cases or mem_cases):
         raise ValueError(f"no {mode} workload matches --only {g('only', None)}")
     floors_doc = load_floors(floors_path) if g("check", False) else None
     json_target = g("json", None)
     table_stream = sys.stderr if json_target == "-" else sys.stdout
     stream = None if g("quiet", False) else sys.stderr
-    doc = run_workloads(wls, _split(g("backend", None)), baseline=g("baseline", "numpy"),
+    backends = _split(g("backend", None))
+    doc = run_workloads(wls, backends, baseline=g("baseline", "numpy"),
                         mode=mode, repeats=g("repeats", None), min_time=g("min_time", None),
                         stream=stream)
-    print(format_table(doc), file=table_stream)
+    if doc["workloads"]:
+        print(format_table(doc), file=table_stream)
+    doc["estimator"] = []
+    doc["memory"] = []
+    if est_cases:
+        t0 = time.perf_counter()
+        repeats = int(g("repeats", None) or 3)
+        if stream is not None:
+            print(f"estimator: fastnn.MLPClassifier vs scikit-learn's MLPClassifier, "
+                  f"{len(est_cases)} row(s), median of {repeats} fits", file=stream,
+                  flush=True)
+        doc["estimator"] = run_estimator_cases(est_cases, backends, repeats=repeats,
+                                               stream=stream)
+        doc["total_s"] += time.perf_counter() - t0
+        print(("\n" if doc["workloads"] else "")
+              + format_estimator_table(doc["estimator"]), file=table_stream)
+    if mem_cases:
+        t0 = time.perf_counter()
+        if stream is not None:
+            print(f"memory: peak of one forward + backward pass, {len(mem_cases)} row(s), "
+                  "a fresh process per backend", file=stream, flush=True)
+        doc["memory"] = run_memory_cases(mem_cases, backends,
+                                         baseline=g("baseline", "numpy"), stream=stream)
+        doc["total_s"] += time.perf_counter() - t0
+        print(("\n" if doc["workloads"] or doc["estimator"] else "")
+              + format_memory_table(doc["memory"]), file=table_stream)
     print(f"total {doc['total_s']:.1f} s", file=table_stream)
     status = 0
     if floors_doc is not None:
@@ -1213,7 +1981,7 @@ def main(args):
             print(line, file=table_stream)
         doc["check"] = {k: v for k, v in res.items() if k != "lines"}
         status = res["status"]
-    if g("plot", None):
+    if g("plot", None) and doc["workloads"]:
         floors = None
         if floors_doc is not None:
             floors = floors_doc.get(mode)

@@ -18,6 +18,7 @@ def _reproduce(args):
 
         backend = get_backend()
     kernels.get(backend)      # a clear error now rather than mid-run
+    # a terminal gets the progress bar, a log (with --verbose) plain lines, else nothing
     stream = sys.stderr if (sys.stderr.isatty() or args.verbose) else None
     print(f"fastnn reproduce: {', '.join(names)} on backend {backend!r}"
           + (" (QUICK: a tenth of the iterations, numbers differ from the notebooks)"
@@ -82,7 +83,8 @@ def build_parser():
     rep.add_argument("--blas-threads", type=int, default=1, metavar="N",
                      help="BLAS threads for both backends (default 1; 0 = BLAS default)")
     rep.add_argument("-v", "--verbose", action="store_true",
-                     help="progress lines even when not on a terminal")
+                     help="when stderr is not a terminal, one plain progress line per "
+                     "experiment (on a terminal a progress bar is always shown)")
     rep.set_defaults(func=_reproduce)
 
     warm = sub.add_parser("warmup", help="compile the kernels ahead of time")

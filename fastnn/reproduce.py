@@ -21,7 +21,8 @@ from pathlib import Path
 import numpy as np
 
 from ._backend import get_backend, use_backend
-from .training import recording
+from ._progress import Progress
+from .training import progress_listener, recording
 
 __all__ = ["NOTEBOOKS", "Row", "Section", "run", "format_table"]
 
@@ -72,22 +73,26 @@ def _quiet():
 class _Timer:
     """Runs a callable on the chosen backend (after a small warm-up) and on NumPy."""
 
-    def __init__(self, backend, baseline=True):
+    def __init__(self, backend, baseline=True, bar=None):
         self.backend = backend
         self.baseline = baseline and backend != "numpy"
+        self.bar = bar if bar is not None else Progress(None)
 
     def __call__(self, fn, warm):
         """``fn()`` timed on the backend; ``warm()`` compiles first. Returns result, s, s."""
         with use_backend(self.backend), _quiet():
             if self.backend != "numpy":
+                self.bar.phase(f"{self.backend}: compiling")
                 warm()
-            with recording() as runs:
+            self.bar.phase(self.backend)
+            with recording() as runs, progress_listener(self.bar.update):
                 t0 = time.perf_counter()
                 result = fn()
                 seconds = time.perf_counter() - t0
         numpy_seconds = float("nan")
         if self.baseline:
-            with use_backend("numpy"), _quiet():
+            self.bar.phase("numpy")
+            with use_backend("numpy"), _quiet(), progress_listener(self.bar.update):
                 t0 = time.perf_counter()
                 fn()
                 numpy_seconds = time.perf_counter() - t0
@@ -360,8 +365,9 @@ class _Context:
         self.out = Path(out)
         self.quick = quick
         self.data = [Path(d) for d in data]
-        self.timer = _Timer(backend, baseline)
         self.stream = stream
+        self.bar = Progress(stream)
+        self.timer = _Timer(backend, baseline, self.bar)
         self.steps = 0
 
     def iters(self, full):
@@ -380,9 +386,7 @@ class _Context:
 
     def progress(self, label):
         self.steps += 1
-        if self.stream is not None:
-            self.stream.write(f"  ... {label}\n")
-            self.stream.flush()
+        self.bar.start(label)
 
 
 def run(notebooks=NOTEBOOKS, out="results", backend=None, quick=False, data=(),
@@ -404,7 +408,9 @@ def run(notebooks=NOTEBOOKS, out="results", backend=None, quick=False, data=(),
     baseline : bool
         Also time the NumPy backend, for the speed-up column.
     stream : file-like, optional
-        Where progress lines go (None: silent).
+        Where progress goes (None: silent): on a terminal one line redrawn in place (the
+        experiment, the backend being timed, a bar of its training run, elapsed time and
+        ETA); on another stream one plain line per experiment.
     blas_threads : int or None
         BLAS threads while running (default 1; None leaves BLAS's own setting).
 
@@ -428,13 +434,16 @@ def run(notebooks=NOTEBOOKS, out="results", backend=None, quick=False, data=(),
     # On small shared machines multi-threaded BLAS stalls badly on these sizes (a
     # 12288-input iteration measured 17 ms on one thread, 400 ms on two); both backends
     # run under the same limit.
-    with threadpool_limits(limits=blas_threads):
-        for name in notebooks:
-            t0 = time.perf_counter()
-            section = _RUNNERS[name](ctx)
-            section.notes.append(
-                f"wall time of this section: {time.perf_counter() - t0:.1f} s")
-            sections.append(section)
+    try:
+        with threadpool_limits(limits=blas_threads):
+            for name in notebooks:
+                t0 = time.perf_counter()
+                section = _RUNNERS[name](ctx)
+                section.notes.append(
+                    f"wall time of this section: {time.perf_counter() - t0:.1f} s")
+                sections.append(section)
+    finally:
+        ctx.bar.close()
     if baseline and backend != "numpy":
         _speedup_figure(sections, out, backend)
     write_report(sections, out, backend, quick)
