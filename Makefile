@@ -18,8 +18,11 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/fastnn reproduce all --out results $(DATA_ARG) --verbose
 
+# The CUDA kernels run on the simulator in a process of their own (the simulator must be
+# switched on before numba is imported); without it, that module skips itself.
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+	NUMBA_ENABLE_CUDASIM=1 $(BIN)/python -m pytest -q tests/test_cuda_kernels.py
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow"

@@ -739,6 +739,9 @@ def _resolve_backends(backends, baseline):
         backends = [b for b in kernels.BACKENDS if b != baseline]
     usable, skipped = [], {}
     for b in backends:
+        if b == "cuda" and os.environ.get("NUMBA_ENABLE_CUDASIM", "0") not in ("", "0"):
+            skipped[b] = "the CUDA simulator is on (NUMBA_ENABLE_CUDASIM): no GPU timings"
+            continue
         if b in kernels.BACKENDS:
             try:
                 kernels.get(b)
