@@ -59,7 +59,7 @@ def _mt_regenerate(key):
         _MATRIX_A if (y & _ONE32) else _ZERO32)
 
 
-@njit(**_JIT)
+@njit(inline="always", **_JIT)
 def _temper(y):
     y ^= y >> np.uint32(11)
     y ^= (y << np.uint32(7)) & np.uint32(0x9D2C5680)
@@ -68,7 +68,7 @@ def _temper(y):
     return y
 
 
-@njit(**_JIT)
+@njit(inline="always", **_JIT)
 def mt_next32(key, pos):
     """Next tempered 32-bit output and the new position."""
     if pos >= MT_N:
@@ -117,7 +117,7 @@ def mt_fill_uniform(key, pos, out):
     return pos
 
 
-@njit(**_JIT)
+@njit(inline="always", **_JIT)
 def _mt_interval(key, pos, mx):
     """Legacy ``random_interval(mx)``: uniform in [0, mx] by masked rejection."""
     if mx == 0:
