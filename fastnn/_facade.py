@@ -6,6 +6,9 @@ validating a network's inputs, running its passes through the selected kernels, 
 caches and gradient dicts, in-place parameter updates, predictions — lives here once.
 """
 
+import math
+import warnings
+
 import numpy as np
 
 from . import _validation as v
@@ -62,7 +65,13 @@ def cross_entropy(A, Y, mode, a_name="A", y_name="Y"):
         raise ValueError(f"{a_name} must have shape (1, m), got {A.shape}")
     Y = v.as_labels(Y, m, y_name, dtype=A.dtype)
     A = _contiguous(A.reshape(1, m), A.dtype)
-    return mlp_cost(kernel_module(), A, Y, [], _spec.CE_MODES[mode], 0.0)
+    cost = mlp_cost(kernel_module(), A, Y, [], _spec.CE_MODES[mode], 0.0)
+    if not math.isfinite(cost):
+        # what NumPy says in the notebook, once per call on every backend
+        warnings.warn(f"divide by zero encountered in log: a prediction in {a_name} is "
+                      "exactly 0 or 1, so the cost is inf or nan (as in the notebook)",
+                      RuntimeWarning, stacklevel=3)
+    return cost
 
 
 def labels_for(Y, X, name="Y"):

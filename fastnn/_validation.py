@@ -14,29 +14,41 @@ import numpy as np
 __all__ = ["options", "get_options"]
 
 _check_finite = contextvars.ContextVar("fastnn_check_finite", default=True)
+_numerics = contextvars.ContextVar("fastnn_numerics", default="notebook")
+
+#: The numerics modes of :func:`options`.
+NUMERICS = ("notebook", "stable")
 
 
 def get_options():
-    """Current validation options.
+    """Current options.
 
     Returns
     -------
     dict
-        ``{"check_finite": bool}``.
+        ``{"check_finite": bool, "numerics": "notebook" | "stable"}``.
     """
-    return {"check_finite": _check_finite.get()}
+    return {"check_finite": _check_finite.get(), "numerics": _numerics.get()}
 
 
 @contextlib.contextmanager
-def options(check_finite=True):
-    """Context manager for validation options.
+def options(check_finite=None, numerics=None):
+    """Context manager for fastnn's options; an option left as None keeps its value.
 
     Parameters
     ----------
-    check_finite : bool, default True
+    check_finite : bool, optional
         Reject NaN and inf in inputs, parameters and gradients (as SciPy's
-        ``check_finite``). Turning it off saves one pass over the data; NaN then
-        propagates through the computation as it would in NumPy.
+        ``check_finite``; on by default). Turning it off saves one pass over the data;
+        NaN then propagates through the computation as it would in NumPy.
+    numerics : {"notebook", "stable"}, optional
+        ``"notebook"`` (the default) keeps the notebooks' formulas and numbers, including
+        the inf or nan cost a saturated sigmoid gives. ``"stable"`` makes every training
+        loop (the façade ``model()`` functions, :func:`fastnn.training.train`,
+        :class:`fastnn.MLPClassifier`) record its cost from the output layer's logits,
+        ``mean(max(Z, 0) - Z Y + log1p(exp(-|Z|)))``: the same cost wherever the
+        notebook's is finite, and finite where it is not. Training itself (the gradients
+        and every parameter) is identical in both modes.
 
     Examples
     --------
@@ -44,14 +56,24 @@ def options(check_finite=True):
     >>> with fastnn.options(check_finite=False):
     ...     fastnn.get_options()["check_finite"]
     False
+    >>> with fastnn.options(numerics="stable"):
+    ...     fastnn.get_options()["numerics"]
+    'stable'
     """
-    if not isinstance(check_finite, (bool, np.bool_)):
+    if check_finite is not None and not isinstance(check_finite, (bool, np.bool_)):
         raise TypeError(f"check_finite must be a bool, got {check_finite!r}")
-    token = _check_finite.set(bool(check_finite))
+    if numerics is not None and (not isinstance(numerics, str) or numerics not in NUMERICS):
+        raise ValueError(f"numerics must be one of {list(NUMERICS)}, got {numerics!r}")
+    tokens = []
+    if check_finite is not None:
+        tokens.append((_check_finite, _check_finite.set(bool(check_finite))))
+    if numerics is not None:
+        tokens.append((_numerics, _numerics.set(numerics)))
     try:
         yield
     finally:
-        _check_finite.reset(token)
+        for var, token in reversed(tokens):
+            var.reset(token)
 
 
 def _describe(x):
@@ -112,7 +134,10 @@ def check_real(value, name, low=None, high=None, low_open=False, high_open=False
     """Return ``value`` as a float inside the given range, or raise naming ``name``."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number, got {value!r}")
-    v = float(value)
+    try:
+        v = float(value)
+    except OverflowError:       # an int beyond the float range
+        v = float("inf")
     if not np.isfinite(v):
         raise ValueError(f"{name} must be finite, got {value!r}")
     bad = ((low is not None and (v <= low if low_open else v < low))
@@ -139,13 +164,18 @@ def check_beta(value, name):
     return check_real(value, name, low=0.0, high=1.0, high_open=True)
 
 
+_INT_LIMIT = 2**63
+
+
 def check_int(value, name, low=None):
-    """An integer (not bool) >= ``low``."""
+    """An integer (not bool) >= ``low`` that fits in int64 (what the kernels take)."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an integer, got {value!r}")
     v = int(value)
     if low is not None and v < low:
         raise ValueError(f"{name} must be >= {low}, got {value!r}")
+    if not -_INT_LIMIT <= v < _INT_LIMIT:
+        raise ValueError(f"{name} must be below 2**63 in magnitude, got {value!r}")
     return v
 
 

@@ -262,6 +262,8 @@ def _linear_cache(cache, dZ, name="cache"):
     if dZ.shape != (W.shape[0], A_prev.shape[1]):
         raise ValueError(f"dZ must have shape {(W.shape[0], A_prev.shape[1])}, "
                          f"got {dZ.shape}")
+    if dZ.shape[1] == 0:        # the gradients are means over the examples
+        raise ValueError(f"dZ must hold at least one example, got shape {dZ.shape}")
     return A_prev, W.astype(dZ.dtype, copy=False)
 
 

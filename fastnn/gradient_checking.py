@@ -74,6 +74,8 @@ def gradient_check(x, theta, epsilon=1e-7):
         The relative difference ``|grad - gradapprox| / (|grad| + |gradapprox|)``.
     """
     epsilon = v.check_positive(epsilon, "epsilon")
+    v.check_real(x, "x")
+    v.check_real(theta, "theta")        # before theta + epsilon can overflow
     J_plus = forward_propagation(x, theta + epsilon)
     J_minus = forward_propagation(x, theta - epsilon)
     gradapprox = (J_plus - J_minus) / (2 * epsilon)
@@ -85,8 +87,8 @@ def gradient_check(x, theta, epsilon=1e-7):
 
 
 def _layer_keys(d, name, prefix=""):
-    L = v.n_layers({k[len(prefix):]: None for k in d if k.startswith(prefix)}
-                   if prefix else d, name)
+    L = v.n_layers({k[len(prefix):]: None for k in d
+                    if isinstance(k, str) and k.startswith(prefix)} if prefix else d, name)
     return [f"{prefix}{p}{l}" for l in range(1, L + 1) for p in ("W", "b")]
 
 

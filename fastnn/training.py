@@ -6,6 +6,8 @@ one ``train_mlp`` kernel call on the selected backend.
 
 import contextlib
 import contextvars
+import math
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -140,7 +142,11 @@ def train(X, Y, buffer, *, learning_rate, num_epochs, hidden="relu", optimizer="
         Dropout keep probability on hidden layers.
     dropout : {"compat", "fast"}
         Dropout mask generator.
-    cost_mode : {"sum", "nansum", "clipped"}
+    cost_mode : {"sum", "nansum", "clipped", "logits"}
+        How the recorded cost is computed (``"logits"``: from the output layer's
+        pre-activation, finite for every finite input). Under
+        ``fastnn.options(numerics="stable")`` it is always ``"logits"``. A run whose
+        recorded cost is not finite warns once (``RuntimeWarning``).
     grad_form : {"dw", "dz", "chain"}
         How the notebook writes the output-layer gradient (see :func:`network.backward`).
     cost_every : int
@@ -171,6 +177,8 @@ def train(X, Y, buffer, *, learning_rate, num_epochs, hidden="relu", optimizer="
     v.check_choice(dropout, "dropout", _spec.DROPOUT_MODES)
     dropout_seed = v.check_int(dropout_seed, "dropout_seed", low=0)
     v.check_choice(cost_mode, "cost_mode", _spec.CE_MODES)
+    if v.get_options()["numerics"] == "stable":
+        cost_mode = "logits"
     forms = {"dw": _spec.GRAD_DW, "dz": _spec.GRAD_DZ, "chain": _spec.GRAD_CHAIN}
     v.check_choice(grad_form, "grad_form", forms)
     cost_every = v.check_int(cost_every, "cost_every", low=1)
@@ -181,6 +189,9 @@ def train(X, Y, buffer, *, learning_rate, num_epochs, hidden="relu", optimizer="
                          f"got hidden={hidden!r}")
     if not isinstance(buffer, ParamBuffer):
         raise TypeError(f"buffer must be a ParamBuffer, got {type(buffer).__name__}")
+    if buffer.theta.dtype not in (np.float32, np.float64):
+        raise TypeError("buffer must hold float32 or float64 parameters, got "
+                        f"{buffer.theta.dtype}")
     X = v.as_data(X, "X")
     Y = v.as_labels(Y, X.shape[1], "Y")
     if X.shape[0] != buffer.dims[0]:
@@ -226,6 +237,14 @@ def train(X, Y, buffer, *, learning_rate, num_epochs, hidden="relu", optimizer="
         for report in listeners:
             report(epoch, num_epochs)
     result.steps = int(t)
+    bad = [e for e, c in zip(result.cost_epochs, result.costs) if not math.isfinite(c)]
+    if bad:
+        # one warning per run, on every backend (NumPy's own would come once per line)
+        warnings.warn(f"the cost is not finite (inf or nan) at epoch {bad[0]}"
+                      f"{f' and {len(bad) - 1} later records' if len(bad) > 1 else ''}: "
+                      "a sigmoid output saturated at 0 or 1, as in the notebook; "
+                      "fastnn.options(numerics='stable') records a finite cost from the "
+                      "logits (training is unchanged)", RuntimeWarning, stacklevel=2)
     for runs in _recorders.get():
         runs.append(result)
     return result

@@ -19,10 +19,12 @@ Everything here is an ``@njit`` helper for the other ``_cpu_*`` modules; nothing
 public. ``fma`` is LLVM's fused multiply-add (one rounding), which OpenBLAS uses.
 """
 
+from fractions import Fraction
+
 import numpy as np
 from llvmlite import ir
 from numba import njit, types
-from numba.core import cgutils
+from numba.core import cgutils, config
 from numba.extending import intrinsic
 
 __all__ = []
@@ -49,6 +51,24 @@ def fma(typingctx, a, b, c):
         return builder.call(fn, args)
 
     return a(a, b, c), codegen
+
+
+if config.DISABLE_JIT:
+    # NUMBA_DISABLE_JIT=1 runs the kernels as Python (for coverage and debugging): an
+    # intrinsic cannot run there, so the same single rounding is done exactly.
+    def fma(a, b, c):  # noqa: F811
+        """``a * b + c`` rounded once, in the type of ``a`` (pure-Python fallback)."""
+        kind = type(a)
+        fa, fb, fc = float(a), float(b), float(c)
+        if not (np.isfinite(fa) and np.isfinite(fb) and np.isfinite(fc)):
+            return kind(fa * fb + fc)
+        exact = Fraction(fa) * Fraction(fb) + Fraction(fc)
+        if exact == 0:
+            return kind(fa * fb + fc)          # the sign of a zero, as the hardware
+        try:
+            return kind(float(exact)) if kind is not float else float(exact)
+        except OverflowError:
+            return kind(np.inf if exact > 0 else -np.inf)
 
 
 # --------------------------------------------------------------------------- np.sum

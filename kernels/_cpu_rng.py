@@ -172,7 +172,7 @@ def splitmix64(x):
 @njit(**_JIT)
 def counter_key(seed):
     """Stream key of ``seed`` (an int64 holding the seed modulo 2**64)."""
-    return splitmix64(np.uint64(seed) + _GOLDEN)
+    return splitmix64(np.uint64(np.int64(seed)) + _GOLDEN)
 
 
 @njit(**_JIT)

@@ -15,7 +15,11 @@ exactly these names and argument orders. The rules:
 * **Activation codes** are the integers :data:`LINEAR`, :data:`RELU`, :data:`SIGMOID`,
   :data:`TANH`.
 * **Numbers.** Every backend returns what ``numpy_ref`` returns to 1e-12 relative in
-  float64 (1e-5 in float32), except where a function says it is bit-exact.
+  float64 (1e-5 in float32), except where a function says it is bit-exact. One known
+  exception, in NumPy's favour of speed: OpenBLAS's ``np.dot`` skips the products of a
+  ``(n, 1) @ (1, 1)`` or ``(1, 1) @ (1, n)`` product when the scalar is exactly 0, so a
+  NaN or inf beside that 0 vanishes there, while the compiled kernels propagate it as
+  IEEE arithmetic does (NaN * 0 is NaN).
 
 The functions
 -------------

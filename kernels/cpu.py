@@ -75,8 +75,15 @@ _SEED_MAX = 2**32 - 1
 
 # --------------------------------------------------------------------------- helpers
 def _inp(a):
-    """A C-contiguous view of ``a`` (a copy only when ``a`` is not contiguous)."""
-    return np.ascontiguousarray(a)
+    """A writable C-contiguous view of ``a`` (a copy when ``a`` is not one).
+
+    Read-only arrays are copied too: Numba types them apart, so passing one would compile
+    every kernel again for it (seconds) instead of copying (microseconds).
+    """
+    flags = a.flags
+    if flags.c_contiguous and flags.writeable:
+        return a
+    return np.array(a, order="C")
 
 
 def _outp(a):
@@ -106,10 +113,12 @@ _F64 = np.dtype(np.float64)
 
 
 def _in64(a):
-    """A float64 C-contiguous view of ``a`` (a copy when ``a`` is float32 or strided)."""
-    if a.dtype is _F64 and a.flags.c_contiguous:    # the common case, checked cheaply
-        return a
-    return np.ascontiguousarray(a, dtype=np.float64)
+    """A writable float64 C-contiguous view of ``a`` (else a copy, as :func:`_inp`)."""
+    if a.dtype is _F64:                 # the common case, checked cheaply
+        flags = a.flags
+        if flags.c_contiguous and flags.writeable:
+            return a
+    return np.array(a, dtype=np.float64, order="C")
 
 
 def _out64(a):
@@ -357,9 +366,10 @@ def _inplace(*arrays):
 
 def _in_flat(a):
     """A flat C-contiguous view of ``a`` (a copy only when ``a`` is not contiguous)."""
-    if a.flags.c_contiguous:
+    flags = a.flags
+    if flags.c_contiguous and flags.writeable:
         return a if a.ndim == 1 else a.reshape(-1)
-    return np.ascontiguousarray(a).reshape(-1)
+    return np.array(a, order="C").reshape(-1)
 
 
 def _write_back(arrays, flats):
@@ -455,7 +465,7 @@ def grad_check_mlp(theta, X, Y, dims, hidden, epsilon, gradapprox):
     gradapprox : ndarray (P,)
         Output ``(J(theta + eps e_i) - J(theta - eps e_i)) / (2 eps)``.
     """
-    dims = np.ascontiguousarray(dims, dtype=np.int64)
+    dims = np.array(dims, dtype=np.int64)     # a copy: writable, C-contiguous
     th = _in64(theta)
     X, Y = _in64(X), _in64(Y)
     out = _out64(gradapprox)
@@ -522,7 +532,7 @@ def train_mlp(X, Y, dims, hidden, theta, opt_m, opt_v, first_epoch, n_epochs, op
     IndexError
         ``lrs`` or ``costs`` too short (NumPy would fail the same way, mid-run).
     """
-    dims = np.ascontiguousarray(dims, dtype=np.int64)
+    dims = np.array(dims, dtype=np.int64)     # a copy: writable, C-contiguous
     first_epoch, n_epochs, t = int(first_epoch), int(n_epochs), int(t)
     batch_size, cost_every = int(batch_size), int(cost_every)
     X = _in64(X)
@@ -538,7 +548,7 @@ def train_mlp(X, Y, dims, hidden, theta, opt_m, opt_v, first_epoch, n_epochs, op
         raise ValueError(f"theta, opt_m, opt_v need {P} entries for dims {dims.tolist()}")
     if cost_every < 1:
         raise ValueError(f"cost_every must be >= 1, got {cost_every}")
-    lrs = np.ascontiguousarray(lrs, dtype=np.float64)
+    lrs = np.array(lrs, dtype=np.float64)
     if n_epochs > 0 and first_epoch + n_epochs > lrs.shape[0]:
         raise IndexError(f"lrs has {lrs.shape[0]} entries, epochs run to "
                          f"{first_epoch + n_epochs - 1}")
