@@ -49,10 +49,16 @@ def forward(X, Ws, bs, hidden="relu", keep_prob=1.0, dropout_seed=1):
                        _spec.DROPOUT_COMPAT, dropout_seed)
 
 
-def backward(Y, Ws, Zs, As, Ds, hidden="relu", form="dw", lambd=0.0, keep_prob=1.0):
-    """``(dWs, dbs, dZs, dAs)``: every gradient the notebooks' dicts hold."""
+def backward(Y, Ws, Zs, As, Ds, hidden="relu", form="dw", lambd=0.0, keep_prob=1.0,
+             input_grad=False, keep_dz=True):
+    """``(dWs, dbs, dZs, dAs)``: every gradient the notebooks' dicts hold.
+
+    ``dAs[0]`` (the input's gradient) only with ``input_grad``; ``dZs`` entries are None
+    without ``keep_dz``. What a notebook does not return is not computed or kept.
+    """
     return mlp_backward(kernel_module(), Y, Ws, Zs, As, Ds, HIDDEN[hidden], keep_prob,
-                        lambd, FORMS[form], full=True)
+                        lambd, FORMS[form], full=True, input_grad=input_grad,
+                        keep_dz=keep_dz)
 
 
 def cross_entropy(A, Y, mode, a_name="A", y_name="Y"):
@@ -128,7 +134,7 @@ def unpack_three_layer_cache(X, Y, cache, dropout=False, name="cache"):
     return X, Y, Ws, Zs, As, Ds
 
 
-def gradient_dict(dWs, dbs, dZs, dAs, lower=False, with_input=False):
+def gradient_dict(dWs, dbs, dZs, dAs, lower=False):
     """The notebooks' gradient dict: ``dZ3, dW3, db3, dA2, ...`` (or lower-case z, a)."""
     z, a = ("dz", "da") if lower else ("dZ", "dA")
     grads = {}
@@ -136,7 +142,7 @@ def gradient_dict(dWs, dbs, dZs, dAs, lower=False, with_input=False):
         grads[f"{z}{l}"] = dZs[l - 1]
         grads[f"dW{l}"] = dWs[l - 1]
         grads[f"db{l}"] = dbs[l - 1]
-        if l > 1 or with_input:
+        if l > 1:
             grads[f"{a}{l - 1}"] = dAs[l - 1]
     return grads
 

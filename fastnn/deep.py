@@ -356,7 +356,8 @@ def L_model_backward(AL, Y, caches):
                              f"got {Zs[l].shape} and {As[l + 1].shape}")
     v.check_single_output(Ws[-1], "caches", f"W{len(Ws)}")
     Y = Y.astype(X.dtype, copy=False)
-    dWs, dbs, _, dAs = f.backward(Y, Ws, Zs, As, [None] * len(Ws), form="chain")
+    dWs, dbs, _, dAs = f.backward(Y, Ws, Zs, As, [None] * len(Ws), form="chain",
+                                  input_grad=True, keep_dz=False)
     grads = {}
     for l in range(len(Ws), 0, -1):
         grads[f"dA{l - 1}"] = dAs[l - 1]

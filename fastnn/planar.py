@@ -155,7 +155,8 @@ def backward_propagation(parameters, cache, X, Y):
                 raise ValueError(f"cache[{key!r}] must have shape {(W.shape[0], m)}, "
                                  f"got {arr.shape}")
             out.append(np.ascontiguousarray(arr, dtype=X.dtype))
-    dWs, dbs, _, _ = f.backward(Y, Ws, Zs, As, [None, None], hidden="tanh", form="dw")
+    dWs, dbs, _, _ = f.backward(Y, Ws, Zs, As, [None, None], hidden="tanh", form="dw",
+                                keep_dz=False)
     return {"dW1": dWs[0], "db1": dbs[0], "dW2": dWs[1], "db2": dbs[1]}
 
 

@@ -56,12 +56,15 @@ def mlp_cost(K, AL, Y, Ws, cost_mode, lambd):
     return cost
 
 
-def mlp_backward(K, Y, Ws, Zs, As, Ds, hidden, keep_prob, lambd, grad_form, full=False):
+def mlp_backward(K, Y, Ws, Zs, As, Ds, hidden, keep_prob, lambd, grad_form, full=False,
+                 input_grad=True, keep_dz=True):
     """Backward pass; returns lists ``(dWs, dbs)``.
 
     With ``full``, returns ``(dWs, dbs, dZs, dAs)`` where ``dZs[l]`` is the gradient of
     layer ``l + 1``'s pre-activation and ``dAs[l]`` the gradient of ``As[l]`` (after the
-    dropout mask; ``dAs[0]`` is the gradient of the input).
+    dropout mask; ``dAs[0]`` is the gradient of the input, computed only with
+    ``input_grad``). Without ``keep_dz`` the ``dZs`` entries are None, so each is freed as
+    soon as the layer below is done (less peak memory on long inputs).
     """
     L = len(Ws)
     m = Y.shape[1]
@@ -76,10 +79,10 @@ def mlp_backward(K, Y, Ws, Zs, As, Ds, hidden, keep_prob, lambd, grad_form, full
     l2 = lambd / m
     dWs, dbs, dZs, dAs = [None] * L, [None] * L, [None] * L, [None] * L
     for l in range(L - 1, -1, -1):
-        dZs[l] = dZ
+        dZs[l] = dZ if keep_dz else None
         dW = np.empty_like(Ws[l])
         db = np.empty((Ws[l].shape[0], 1), dtype=dW.dtype)
-        dA_prev = np.empty_like(As[l]) if (l > 0 or full) else None
+        dA_prev = np.empty_like(As[l]) if (l > 0 or (full and input_grad)) else None
         K.linear_backward(dZ, As[l], Ws[l], scale, l2, dW, db, dA_prev)
         dWs[l], dbs[l], dAs[l] = dW, db, dA_prev
         if l > 0:
