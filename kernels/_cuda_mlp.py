@@ -46,6 +46,7 @@ import numpy as np
 from numba import cuda
 
 from . import _cuda_kernels as _ck
+from ._mlp import check_train_args
 from ._spec import (
     CE_LOGITS,
     DROPOUT_COMPAT,
@@ -59,7 +60,6 @@ from ._spec import (
 
 __all__ = []
 
-_SEED_MAX = 2**32 - 1
 
 
 def param_offsets(dims):
@@ -138,11 +138,6 @@ def grad_check(K, theta, X, Y, dims, hidden, epsilon, gradapprox):
 
 
 # --------------------------------------------------------------------------------- training
-def _check_seed(seed):
-    if not 0 <= seed <= _SEED_MAX:
-        raise ValueError("Seed must be between 0 and 2**32 - 1")
-
-
 class _Buffers:
     """Device work buffers for one batch width ``mb``."""
 
@@ -163,31 +158,6 @@ class _Buffers:
         return self.g[which][:rows * mb].reshape(rows, mb)
 
 
-def _validate(X, Y, dims, theta, opt_m, opt_v, first_epoch, n_epochs, lrs, batch_size,
-              shuffle_seed, keep_prob, dropout_mode, dropout_seed, cost_every, costs):
-    P = sum(dims[l + 1] * (dims[l] + 1) for l in range(len(dims) - 1))
-    y_cols = Y.shape[len(Y.shape) - 1] if len(Y.shape) else -1
-    if len(dims) < 2 or len(X.shape) != 2 or X.shape[0] != dims[0] or y_cols != X.shape[1]:
-        raise ValueError(f"X {tuple(X.shape)} and Y {tuple(Y.shape)} do not match "
-                         f"dims {dims}")
-    if theta.size != P or opt_m.size != P or opt_v.size != P:
-        raise ValueError(f"theta, opt_m, opt_v need {P} entries for dims {dims}")
-    if cost_every < 1:
-        raise ValueError(f"cost_every must be >= 1, got {cost_every}")
-    if n_epochs > 0 and first_epoch + n_epochs > lrs.shape[0]:
-        raise IndexError(f"lrs has {lrs.shape[0]} entries, epochs run to "
-                         f"{first_epoch + n_epochs - 1}")
-    n_rec = sum(1 for e in range(first_epoch, first_epoch + n_epochs)
-                if e % cost_every == 0)
-    if costs.size < n_rec:
-        raise IndexError(f"costs has {costs.size} entries, {n_rec} costs are recorded")
-    if n_epochs > 0:
-        if batch_size > 0:
-            _check_seed(shuffle_seed + first_epoch + 1)
-            _check_seed(shuffle_seed + first_epoch + n_epochs)
-        if keep_prob < 1.0 and dropout_mode == DROPOUT_COMPAT:
-            _check_seed(dropout_seed)
-    return n_rec
 
 
 def train(K, X, Y, dims, hidden, theta, opt_m, opt_v, first_epoch, n_epochs, optimizer,
@@ -200,7 +170,7 @@ def train(K, X, Y, dims, hidden, theta, opt_m, opt_v, first_epoch, n_epochs, opt
     shuffle_seed, dropout_seed = int(shuffle_seed), int(dropout_seed)
     keep_prob, lambd = float(keep_prob), float(lambd)
     lrs = np.asarray(lrs, dtype=np.float64).ravel()
-    n_rec = _validate(X, Y, dims, theta, opt_m, opt_v, first_epoch, n_epochs, lrs,
+    n_rec = check_train_args(X, Y, dims, theta, opt_m, opt_v, first_epoch, n_epochs, lrs,
                       batch_size, shuffle_seed, keep_prob, dropout_mode, dropout_seed,
                       cost_every, costs)
     if n_epochs <= 0:

@@ -8,7 +8,8 @@ import numpy as np
 
 from ._spec import DROPOUT_COMPAT, FAST_STEP_STRIDE, GRAD_CHAIN, GRAD_DZ, SIGMOID
 
-__all__ = ["layer_views", "mlp_forward", "mlp_backward", "mlp_cost"]
+__all__ = ["layer_views", "mlp_forward", "mlp_backward", "mlp_cost", "check_train_args",
+           "check_seed"]
 
 
 def layer_views(theta, dims):
@@ -93,3 +94,42 @@ def mlp_backward(K, Y, Ws, Zs, As, Ds, hidden, keep_prob, lambd, grad_form, full
     if full:
         return dWs, dbs, dZs, dAs
     return dWs, dbs
+
+
+def check_seed(seed):
+    """Raise NumPy's error for a legacy seed outside [0, 2**32)."""
+    if not 0 <= seed <= 2**32 - 1:
+        raise ValueError("Seed must be between 0 and 2**32 - 1")
+
+
+def check_train_args(X, Y, dims, theta, opt_m, opt_v, first_epoch, n_epochs, lrs,
+                     batch_size, shuffle_seed, keep_prob, dropout_mode, dropout_seed,
+                     cost_every, costs):
+    """Check a ``train_mlp`` call before anything runs; return the number of costs recorded.
+
+    Shared by the compiled backends (host or device arrays: only shapes are read), so a
+    call NumPy would reject midway is rejected before any parameter changes.
+    """
+    P = sum(dims[l + 1] * (dims[l] + 1) for l in range(len(dims) - 1))
+    y_cols = Y.shape[len(Y.shape) - 1] if len(Y.shape) else -1
+    if len(dims) < 2 or len(X.shape) != 2 or X.shape[0] != dims[0] or y_cols != X.shape[1]:
+        raise ValueError(f"X {tuple(X.shape)} and Y {tuple(Y.shape)} do not match "
+                         f"dims {dims}")
+    if theta.size != P or opt_m.size != P or opt_v.size != P:
+        raise ValueError(f"theta, opt_m, opt_v need {P} entries for dims {dims}")
+    if cost_every < 1:
+        raise ValueError(f"cost_every must be >= 1, got {cost_every}")
+    if n_epochs > 0 and first_epoch + n_epochs > lrs.shape[0]:
+        raise IndexError(f"lrs has {lrs.shape[0]} entries, epochs run to "
+                         f"{first_epoch + n_epochs - 1}")
+    n_rec = sum(1 for e in range(first_epoch, first_epoch + n_epochs)
+                if e % cost_every == 0)
+    if costs.size < n_rec:
+        raise IndexError(f"costs has {costs.size} entries, {n_rec} costs are recorded")
+    if n_epochs > 0:
+        if batch_size > 0:
+            check_seed(shuffle_seed + first_epoch + 1)
+            check_seed(shuffle_seed + first_epoch + n_epochs)
+        if keep_prob < 1.0 and dropout_mode == DROPOUT_COMPAT:
+            check_seed(dropout_seed)
+    return n_rec

@@ -43,7 +43,7 @@ import numpy as np
 from . import _cpu_layers as _lay
 from . import _cpu_mlp as _mlp
 from . import _cpu_rng as _rng
-from ._mlp import layer_views
+from ._mlp import check_train_args, layer_views
 from ._spec import (
     DROPOUT_COMPAT,
     FUNCTIONS,
@@ -70,7 +70,6 @@ PAR_MIN_SIZE = 5_000_000
 GRAD_CHECK_PAR_MIN_WORK = 10_000_000
 
 _U64 = 0xFFFFFFFFFFFFFFFF
-_SEED_MAX = 2**32 - 1
 
 
 # --------------------------------------------------------------------------- helpers
@@ -131,11 +130,6 @@ def _out64(a):
 
 
 _NO_WS = np.empty(0)      # the hand kernels allocate their scratch when given none
-
-
-def _check_seed(seed):
-    if not 0 <= seed <= _SEED_MAX:
-        raise ValueError("Seed must be between 0 and 2**32 - 1")
 
 
 # --------------------------------------------------------------------------- layers
@@ -541,27 +535,10 @@ def train_mlp(X, Y, dims, hidden, theta, opt_m, opt_v, first_epoch, n_epochs, op
         X = X.copy()
     if not Y.flags.writeable:
         Y = Y.copy()
-    P = int(sum(int(dims[l + 1]) * (int(dims[l]) + 1) for l in range(len(dims) - 1)))
-    if len(dims) < 2 or X.shape[0] != dims[0] or Y.shape[1] != X.shape[1]:
-        raise ValueError(f"X {X.shape} and Y {Y.shape} do not match dims {dims.tolist()}")
-    if theta.size != P or opt_m.size != P or opt_v.size != P:
-        raise ValueError(f"theta, opt_m, opt_v need {P} entries for dims {dims.tolist()}")
-    if cost_every < 1:
-        raise ValueError(f"cost_every must be >= 1, got {cost_every}")
     lrs = np.array(lrs, dtype=np.float64)
-    if n_epochs > 0 and first_epoch + n_epochs > lrs.shape[0]:
-        raise IndexError(f"lrs has {lrs.shape[0]} entries, epochs run to "
-                         f"{first_epoch + n_epochs - 1}")
-    n_rec = sum(1 for e in range(first_epoch, first_epoch + n_epochs)
-                if e % cost_every == 0)
-    if costs.size < n_rec:
-        raise IndexError(f"costs has {costs.size} entries, {n_rec} costs are recorded")
-    if n_epochs > 0:
-        if batch_size > 0:
-            _check_seed(shuffle_seed + first_epoch + 1)
-            _check_seed(shuffle_seed + first_epoch + n_epochs)
-        if keep_prob < 1.0 and dropout_mode == DROPOUT_COMPAT:
-            _check_seed(dropout_seed)
+    check_train_args(X, Y, dims.tolist(), theta, opt_m, opt_v, first_epoch, n_epochs, lrs,
+                     batch_size, shuffle_seed, keep_prob, dropout_mode, dropout_seed,
+                     cost_every, costs)
     if theta.dtype == np.float64:
         (th, om, ov), copied = _inplace(theta, opt_m, opt_v)
     else:
