@@ -10,12 +10,16 @@ NumPy's legacy stream (per-epoch shuffle seeds, compat-dropout reseeding) runs o
 private MT19937 key; the kernel returns it so the wrapper can leave NumPy's global state
 where ``numpy_ref`` would.
 
-``grad_check_kernel`` computes two-sided differences incrementally: perturbing entry
+The gradient check computes two-sided differences incrementally: perturbing entry
 ``(r, c)`` of ``W_l`` or ``b_l[r]`` changes only row ``r`` of ``Z_l``, so that row is
-recomputed (bit for bit as the full product would give it) and layers ``l+1..L`` are
-recomputed from the cached activations. Every parameter is independent: the kernel runs
-on a range of parameters and releases the GIL, so the wrapper splits the parameters over
-threads, with identical results for any thread count.
+recomputed (bit for bit as the full product would give it) and the layers after it from
+the cached activations. ``grad_check_cols`` goes further, still bit for bit: only the
+examples (columns) where ``g`` of that row changed are recomputed, and the next layer's
+fma chains resume from cached partial chains before term ``r``. ``grad_check_kernel``
+recomputes whole layers and covers the shapes the other cannot (one example, or a
+hidden layer wider than one OpenBLAS k block). Every parameter is independent: the
+kernels run on a range of parameters and release the GIL, so the wrapper splits the
+parameters over threads, with identical results for any thread count.
 """
 
 import math
@@ -35,7 +39,9 @@ from ._spec import (
     GRAD_DZ,
     OPT_ADAM,
     OPT_MOMENTUM,
+    RELU,
     SIGMOID,
+    TANH,
 )
 
 __all__ = []
@@ -340,3 +346,405 @@ def grad_check_kernel(theta, X, Y, dims, hidden, epsilon, out, lo, hi):
             else:
                 J_minus = J
         out[i] = (J_plus - J_minus) / (2.0 * epsilon)
+
+
+# ------------------------------------------------------------- grad check, sparse columns
+#: Checkpoint stride of the cached fma chains (see :func:`grad_check_setup`).
+CP_STRIDE = 8
+#: Most cached chain values per layer (8 bytes each); above it a layer replays from 0.
+CP_MAX = 1 << 22
+
+
+@njit(**_JIT)
+def sparse_check_ok(dims, m):
+    """Whether :func:`grad_check_cols` reproduces every product of the network.
+
+    It needs every example-column product to be NumPy's per-column order: at least 2
+    examples (one example is a ``dgemv_t``/``ddot``) and layers after the first with
+    at most ``GEMM_Q`` inputs (one k block).
+    """
+    if m < 2:
+        return False
+    for l in range(1, dims.shape[0] - 1):
+        if dims[l] > blas.GEMM_Q:
+            return False
+    return True
+
+
+@njit(inline="always", **_JIT)
+def _act1(v, act):
+    """``g(v)`` of one value, as :func:`._cpu_layers.bias_act` computes it."""
+    if act == RELU:
+        return 0.0 if v < 0.0 else v   # noqa: FURB136 (keeps -0.0 and NaN)
+    if act == SIGMOID:
+        return 1.0 / (1.0 + np.exp(-v))
+    if act == TANH:
+        return np.tanh(v)
+    return v
+
+
+@njit(inline="always", **_JIT)
+def _ce1(a, y):
+    """One example's term of :func:`._cpu_layers.cross_entropy_flat` (``CE_SUM``).
+
+    For a label of exactly 0 or 1 and ``0 < a < 1`` the other term is ``+0.0`` and
+    adding it changes nothing, so its logarithm is skipped.
+    """
+    if 0.0 < a < 1.0:
+        if y == 1.0:
+            return -np.log(a)
+        if y == 0.0:
+            return -np.log(1.0 - a)
+    return (-np.log(a)) * y + (-np.log(1.0 - a)) * (1.0 - y)
+
+
+@njit(inline="always", **_JIT)
+def _same(a, b):
+    """``a`` and ``b`` are the same float, the sign of zero included (NaN never is)."""
+    return a == b and (a != 0.0 or math.copysign(1.0, a) == math.copysign(1.0, b))
+
+
+@njit(**_JIT)
+def _elem(W, wo, n, k, i, x, xo, xs, m, j):
+    """``(W @ A)[i, j]`` as :func:`._cpu_blas.mm_nn` computes it, for ``m >= 2``, ``k <=
+    GEMM_Q``: ``W`` is ``(n, k)`` at ``W[wo:]`` and column ``j`` of the ``(k, m)`` ``A`` is
+    ``x[xo + t * xs]``, ``t = 0 .. k-1``.
+
+    ``n == 1``: the ``dgemv_n`` order of :func:`._cpu_blas.gemv_rows`; the last row of an
+    odd ``n``: the one-column kernel of :func:`._cpu_blas._tail_rows`; any other row: one
+    fma chain from 0.
+    """
+    m4 = m - m % 4
+    w = wo + i * k
+    if n == 1:
+        acc = 0.0
+        t = 0
+        if j < m4:
+            while t + 4 <= k:
+                p = xo + t * xs
+                acc = acc + (blas.fma(W[w + t + 2], x[p + 2 * xs], W[w + t] * x[p])
+                             + blas.fma(W[w + t + 3], x[p + 3 * xs],
+                                        W[w + t + 1] * x[p + xs]))
+                t += 4
+            if k - t >= 2:
+                p = xo + t * xs
+                acc = acc + (W[w + t] * x[p] + W[w + t + 1] * x[p + xs])
+                t += 2
+            if k - t == 1:
+                acc = acc + W[w + t] * x[xo + t * xs]
+            return acc
+        s = 0.0
+        if m < 4:
+            while t + 4 <= k:
+                p = xo + t * xs
+                s = s + (W[w + t] * x[p] + W[w + t + 1] * x[p + xs])
+                s = s + (W[w + t + 2] * x[p + 2 * xs] + W[w + t + 3] * x[p + 3 * xs])
+                t += 4
+        while t < k:
+            s = s + W[w + t] * x[xo + t * xs]
+            t += 1
+        return acc + s
+    if n % 2 == 1 and i == n - 1 and j < m4:
+        a0 = 0.0
+        a1 = 0.0
+        a2 = 0.0
+        a3 = 0.0
+        kk = 8 * (k // 8)
+        for t in range(0, kk, 8):
+            p = xo + t * xs
+            a0 = blas.fma(W[w + t + 4], x[p + 4 * xs], blas.fma(W[w + t], x[p], a0))
+            a1 = blas.fma(W[w + t + 5], x[p + 5 * xs],
+                          blas.fma(W[w + t + 1], x[p + xs], a1))
+            a2 = blas.fma(W[w + t + 6], x[p + 6 * xs],
+                          blas.fma(W[w + t + 2], x[p + 2 * xs], a2))
+            a3 = blas.fma(W[w + t + 7], x[p + 7 * xs],
+                          blas.fma(W[w + t + 3], x[p + 3 * xs], a3))
+        for t in range(kk, k):
+            a0 = blas.fma(W[w + t], x[xo + t * xs], a0)
+        return (a0 + a1) + (a2 + a3)
+    s = 0.0
+    for t in range(k):
+        s = blas.fma(W[w + t], x[xo + t * xs], s)
+    return s
+
+
+@njit(**_JIT)
+def _chain_cols(th, w, t0, k, In, Out, i, nc):
+    """``Out[i, c] = fma(th[w + t], In[t, c], Out[i, c])`` for ``t = t0 .. k-1`` in order,
+    eight ``t`` per pass over the columns (the chain stays in order, in registers)."""
+    t = t0
+    while t + 8 <= k:
+        w0 = th[w + t]
+        w1 = th[w + t + 1]
+        w2 = th[w + t + 2]
+        w3 = th[w + t + 3]
+        w4 = th[w + t + 4]
+        w5 = th[w + t + 5]
+        w6 = th[w + t + 6]
+        w7 = th[w + t + 7]
+        for c in range(nc):
+            v = blas.fma(w3, In[t + 3, c], blas.fma(w2, In[t + 2, c], blas.fma(
+                w1, In[t + 1, c], blas.fma(w0, In[t, c], Out[i, c]))))
+            Out[i, c] = blas.fma(w7, In[t + 7, c], blas.fma(w6, In[t + 6, c], blas.fma(
+                w5, In[t + 5, c], blas.fma(w4, In[t + 4, c], v))))
+        t += 8
+    while t + 4 <= k:
+        w0 = th[w + t]
+        w1 = th[w + t + 1]
+        w2 = th[w + t + 2]
+        w3 = th[w + t + 3]
+        for c in range(nc):
+            Out[i, c] = blas.fma(w3, In[t + 3, c], blas.fma(w2, In[t + 2, c], blas.fma(
+                w1, In[t + 1, c], blas.fma(w0, In[t, c], Out[i, c]))))
+        t += 4
+    while t < k:
+        wt = th[w + t]
+        for c in range(nc):
+            Out[i, c] = blas.fma(wt, In[t, c], Out[i, c])
+        t += 1
+
+
+@njit(**_JIT)
+def _layer_cols(th, wo, bo, n, k, act, In, Inf, Out, nc, cols, m, t0, CP, cpb):
+    """Layer ``(n, k)`` at the compact columns: ``Out[:n, :nc]`` from ``In[:k, :nc]``.
+
+    ``Inf`` is ``In`` flat. Compact column ``c`` is example ``cols[c]``; every value in
+    the order NumPy's full product computes it. Rows that are plain fma chains run
+    vectorized over the columns; with ``t0 > 0`` they resume after their first ``t0``
+    terms from the cached chains ``CP[cpb + i * m + j]`` (``In`` rows below ``t0`` are
+    not read). The ``dgemv_n`` row of ``n == 1`` runs vectorized too, except for the
+    examples ``j >= m - m % 4``, which NumPy sums another way; the one-column tail row of
+    an odd ``n``: :func:`_elem`.
+    """
+    m4 = m - m % 4
+    if n == 1:
+        w = wo
+        for c in range(nc):
+            Out[0, c] = 0.0
+        t = 0
+        while t + 4 <= k:
+            w0 = th[w + t]
+            w1 = th[w + t + 1]
+            w2 = th[w + t + 2]
+            w3 = th[w + t + 3]
+            for c in range(nc):
+                Out[0, c] = Out[0, c] + (blas.fma(w2, In[t + 2, c], w0 * In[t, c])
+                                         + blas.fma(w3, In[t + 3, c], w1 * In[t + 1, c]))
+            t += 4
+        if k - t >= 2:
+            w0 = th[w + t]
+            w1 = th[w + t + 1]
+            for c in range(nc):
+                Out[0, c] = Out[0, c] + (w0 * In[t, c] + w1 * In[t + 1, c])
+            t += 2
+        if k - t == 1:
+            w0 = th[w + t]
+            for c in range(nc):
+                Out[0, c] = Out[0, c] + w0 * In[t, c]
+        for c in range(nc):
+            if cols[c] >= m4:
+                Out[0, c] = _elem(th, wo, 1, k, 0, Inf, c, m, m, cols[c])
+    else:
+        ne = n - n % 2
+        for i in range(ne):
+            if t0 > 0:
+                for c in range(nc):
+                    Out[i, c] = CP[cpb + i * m + cols[c]]
+            else:
+                for c in range(nc):
+                    Out[i, c] = 0.0
+            _chain_cols(th, wo + i * k, t0, k, In, Out, i, nc)
+        if ne < n:
+            for c in range(nc):
+                Out[n - 1, c] = _elem(th, wo, n, k, n - 1, Inf, c, m, m, cols[c])
+    for i in range(n):
+        bias = th[bo + i]
+        for c in range(nc):
+            Out[i, c] = _act1(Out[i, c] + bias, act)
+
+
+@njit(**_JIT)
+def grad_check_setup(theta, X, Y, dims, hidden):
+    """The unperturbed network, shared read-only by every :func:`grad_check_cols` range.
+
+    Returns ``(A0, loss0, WT, wt_off, CP, cp_off, cp_nq)``: the activations of every layer
+    (flat, layer ``l`` at ``_act_offsets``), every example's cost term, the transposed
+    weights of layers ``1..L-1`` (``WT[wt_off[l] + t * n + i] = W_l[i, t]``), and the
+    cached fma chains: for a layer ``l >= 1`` whose rows are plain chains, ``CP[cp_off[l]
+    + ((q - 1) * n + i) * m + j]`` is row ``i``'s chain at column ``j`` after its first
+    ``q * CP_STRIDE`` terms, ``q = 1 .. cp_nq[l] - 1``.
+    """
+    L = dims.shape[0] - 1
+    m = X.shape[1]
+    off_w, off_b, _ = param_offsets(dims)
+    off_a = _act_offsets(dims, m)
+    Z0 = np.empty(off_a[L])
+    A0 = np.empty(off_a[L])
+    ws = np.empty(_max_workspace(dims, m))
+    a_in = X
+    for l in range(L):
+        n = dims[l + 1]
+        k = dims[l]
+        Al = A0[off_a[l]:off_a[l] + n * m].reshape(n, m)
+        lay.linear_act_hand(a_in, theta[off_w[l]:off_w[l] + n * k].reshape(n, k),
+                            theta[off_b[l]:off_b[l] + n], SIGMOID if l == L - 1 else hidden,
+                            Z0[off_a[l]:off_a[l] + n * m].reshape(n, m), Al, ws)
+        a_in = Al
+    loss0 = np.empty(m)
+    for j in range(m):
+        loss0[j] = _ce1(A0[off_a[L - 1] + j], Y[0, j])
+    wt_off = np.zeros(L + 1, np.int64)
+    cp_off = np.zeros(L + 1, np.int64)
+    cp_nq = np.ones(L, np.int64)
+    for l in range(1, L):
+        n = dims[l + 1]
+        k = dims[l]
+        wt_off[l + 1] = wt_off[l] + n * k
+        nq = (k - 1) // CP_STRIDE + 1
+        if n < 2 or (nq - 1) * m * n > CP_MAX:
+            nq = 1
+        cp_nq[l] = nq
+        cp_off[l + 1] = cp_off[l] + (nq - 1) * m * n
+    WT = np.empty(wt_off[L])
+    CP = np.empty(cp_off[L])
+    for l in range(1, L):
+        n = dims[l + 1]
+        k = dims[l]
+        for i in range(n):
+            for t in range(k):
+                WT[wt_off[l] + t * n + i] = theta[off_w[l] + i * k + t]
+        nq = cp_nq[l]
+        if nq > 1:
+            ao = off_a[l - 1]
+            for j in range(m):
+                for i in range(n):
+                    s = 0.0
+                    for t in range(k):
+                        if t % CP_STRIDE == 0 and t > 0:
+                            CP[cp_off[l] + ((t // CP_STRIDE - 1) * n + i) * m + j] = s
+                        s = blas.fma(theta[off_w[l] + i * k + t], A0[ao + t * m + j], s)
+    return A0, loss0, WT, wt_off, CP, cp_off, cp_nq
+
+
+@njit(**_JIT)
+def grad_check_sparse(theta, X, Y, dims, hidden, epsilon, out):
+    """:func:`grad_check_setup` then :func:`grad_check_cols` on every parameter."""
+    A0, loss0, WT, wt_off, CP, cp_off, cp_nq = grad_check_setup(theta, X, Y, dims, hidden)
+    grad_check_cols(theta, X, Y, dims, hidden, epsilon, out, A0, loss0, WT, wt_off, CP,
+                    cp_off, cp_nq, 0, 1)
+
+
+@njit(nogil=True, **_JIT)
+def grad_check_cols(theta, X, Y, dims, hidden, epsilon, out, A0, loss0, WT, wt_off, CP,
+                    cp_off, cp_nq, start, step):
+    """``out[i]`` for ``i = start, start + step, ...`` (releases the GIL); float64.
+
+    Perturbing ``W_l[r, c]`` or ``b_l[r]`` changes row ``r`` of ``Z_l``; the examples
+    (columns) where ``g`` of that row keeps its value keep every later value too, so
+    only the other columns are recomputed, each value in the order NumPy's product
+    computes it (:func:`_elem`). In layer ``l + 1`` only input row ``r`` changed, so the
+    rows that are plain fma chains resume from the cached chain before term ``r``
+    (:func:`grad_check_setup`). The cost is NumPy's pairwise sum of the per-example
+    terms. Needs :func:`sparse_check_ok`; every entry is computed the same way whatever
+    the range, so ranges can run on any number of threads with identical results.
+    """
+    L = dims.shape[0] - 1
+    m = X.shape[1]
+    off_w, off_b, P = param_offsets(dims)
+    off_a = _act_offsets(dims, m)
+    nmax = 1
+    for l in range(L):
+        nmax = max(nmax, dims[l + 1])
+    th = theta.copy()
+    Xf = X.ravel()
+    Ap = A0.copy()
+    lossp = loss0.copy()
+    row = np.empty(m)
+    row2 = row.reshape(1, m)
+    cols = np.empty(m, np.int64)
+    Uf = np.empty(nmax * m)
+    Vf = np.empty(nmax * m)
+    U = Uf.reshape(nmax, m)
+    V = Vf.reshape(nmax, m)
+    ws = np.empty(_max_workspace(dims, m))
+    inv_m = 1.0 / m
+    for p in range(start, P, step):
+        l = 0
+        while l < L - 1 and p >= off_w[l + 1]:
+            l += 1
+        n = dims[l + 1]
+        k = dims[l]
+        if p < off_b[l]:
+            r = (p - off_w[l]) // k
+        else:
+            r = p - off_b[l]
+        act = SIGMOID if l == L - 1 else hidden
+        chain = n >= 2 and not (n % 2 == 1 and r == n - 1)
+        a_src = Xf if l == 0 else Ap
+        ao = 0 if l == 0 else off_a[l - 1]
+        j_plus = 0.0
+        j_minus = 0.0
+        for sign in range(2):
+            th[p] = theta[p] + epsilon if sign == 0 else theta[p] - epsilon
+            # the perturbed row of Z_l, then g, and the columns where g changed
+            if chain and k <= blas.GEMM_Q and m >= 16:
+                # a 2-D view: flat offsets in the loop would not vectorize
+                a_prev = a_src[ao:ao + k * m].reshape(k, m)
+                for j in range(m):
+                    row2[0, j] = 0.0
+                _chain_cols(th, off_w[l] + r * k, 0, k, a_prev, row2, 0, m)
+            elif k > blas.GEMM_Q or (m >= 16 and not chain):
+                a_prev = X if l == 0 else Ap[ao:ao + k * m].reshape(k, m)
+                blas.mm_nn_row(th[off_w[l] + r * k:off_w[l] + (r + 1) * k], a_prev, n, r,
+                               row, ws)
+            else:
+                for j in range(m):
+                    row[j] = _elem(th, off_w[l], n, k, r, a_src, ao + j, m, m, j)
+            bias = th[off_b[l] + r]
+            nc = 0
+            base = off_a[l] + r * m
+            for j in range(m):
+                a = _act1(row[j] + bias, act)
+                if not _same(a, Ap[base + j]):
+                    Ap[base + j] = a
+                    cols[nc] = j
+                    nc += 1
+            # the later layers at those columns, compacted
+            if l == L - 1:
+                for c in range(nc):
+                    j = cols[c]
+                    lossp[j] = _ce1(Ap[base + j], Y[0, j])
+            elif nc > 0:
+                g = l + 1
+                gn = dims[g + 1]
+                q = r // CP_STRIDE if cp_nq[g] > 1 else 0
+                t0 = q * CP_STRIDE
+                cpb = cp_off[g] + (q - 1) * gn * m
+                src = off_a[l]
+                # the one-column tail row of an odd layer reads every input row
+                for t in range(0 if gn % 2 == 1 else t0, n):
+                    for c in range(nc):
+                        U[t, c] = Ap[src + t * m + cols[c]]
+                odd = True
+                for g in range(l + 1, L):
+                    odd = not odd
+                    _layer_cols(th, off_w[g], off_b[g], dims[g + 1], dims[g],
+                                SIGMOID if g == L - 1 else hidden, V if odd else U,
+                                Vf if odd else Uf, U if odd else V, nc, cols, m,
+                                t0 if g == l + 1 else 0, CP, cpb)
+                last = U if odd else V
+                for c in range(nc):
+                    j = cols[c]
+                    lossp[j] = _ce1(last[0, c], Y[0, j])
+            J = inv_m * blas.pairwise_sum(lossp, False)
+            if sign == 0:
+                j_plus = J
+            else:
+                j_minus = J
+            # back to the unperturbed state
+            for c in range(nc):
+                j = cols[c]
+                lossp[j] = loss0[j]
+                Ap[base + j] = A0[base + j]
+            th[p] = theta[p]
+        out[p] = (j_plus - j_minus) / (2.0 * epsilon)

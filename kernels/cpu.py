@@ -432,18 +432,24 @@ def adam_step(p, g, m, v, t, lr, beta1, beta2, eps):
 
 # --------------------------------------------------------------------------- networks
 def _grad_check_work(dims, m):
-    """Multiply-adds of the incremental gradient check (both signs)."""
-    L = len(dims) - 1
+    """Multiply-adds of a full recompute from the perturbed layer on (both signs).
+
+    ``dims``: a list of int.
+    """
     work = 0
-    for l in range(L):
-        later = sum(int(dims[j + 1]) * int(dims[j]) for j in range(l + 1, L))
-        per_param = int(dims[l]) * m + later * m
-        work += 2 * int(dims[l + 1]) * (int(dims[l]) + 1) * per_param
+    later = 0
+    for l in range(len(dims) - 2, -1, -1):
+        work += 2 * dims[l + 1] * (dims[l] + 1) * (dims[l] + later) * m
+        later += dims[l + 1] * dims[l]
     return work
 
 
 def grad_check_mlp(theta, X, Y, dims, hidden, epsilon, gradapprox):
     """Two-sided differences of the MLP cost for every parameter, computed incrementally.
+
+    Bit for bit what ``numpy_ref`` computes (the same costs, in NumPy's summation order),
+    but only the examples and layers a perturbation changes are recomputed (see
+    ``_cpu_mlp``); large checks run in strided ranges of parameters on Numba's threads.
 
     Parameters
     ----------
@@ -465,20 +471,28 @@ def grad_check_mlp(theta, X, Y, dims, hidden, epsilon, gradapprox):
     out = _out64(gradapprox)
     of = _flat(out)
     P = th.shape[0]
-    args = (th, X, Y, dims, int(hidden), float(epsilon), of)
-    n_threads = numba.get_num_threads()
-    big = _grad_check_work(dims, X.shape[1]) >= GRAD_CHECK_PAR_MIN_WORK
-    if n_threads > 1 and P > 1 and big:
-        # the kernel releases the GIL: contiguous ranges of parameters on threads
-        n_chunks = min(P, n_threads)
+    big = _grad_check_work(dims.tolist(), X.shape[1]) >= GRAD_CHECK_PAR_MIN_WORK
+    n_chunks = min(P, numba.get_num_threads()) if big else 1
+    if n_chunks == 1 and _mlp.sparse_check_ok(dims, X.shape[1]):
+        _mlp.grad_check_sparse(th, X, Y, dims, int(hidden), float(epsilon), of)
+        _back(gradapprox, out)
+        return
+    if _mlp.sparse_check_ok(dims, X.shape[1]):
+        # strided ranges: the first layers' parameters cost the most
+        base = _mlp.grad_check_setup(th, X, Y, dims, int(hidden))
+        args = (th, X, Y, dims, int(hidden), float(epsilon), of, *base)
+        kernel, ranges = _mlp.grad_check_cols, [(c, n_chunks) for c in range(n_chunks)]
+    else:
+        args = (th, X, Y, dims, int(hidden), float(epsilon), of)
         bounds = [c * P // n_chunks for c in range(n_chunks + 1)]
+        kernel, ranges = _mlp.grad_check_kernel, list(zip(bounds[:-1], bounds[1:]))
+    if n_chunks > 1:
+        # the kernels release the GIL: ranges of parameters on threads
         with ThreadPoolExecutor(n_chunks) as pool:
-            jobs = [pool.submit(_mlp.grad_check_kernel, *args, bounds[c], bounds[c + 1])
-                    for c in range(n_chunks)]
-            for job in jobs:
+            for job in [pool.submit(kernel, *args, *rng) for rng in ranges]:
                 job.result()
     else:
-        _mlp.grad_check_kernel(*args, 0, P)
+        kernel(*args, *ranges[0])
     _back(gradapprox, out)
 
 

@@ -16,9 +16,10 @@ import subprocess
 import sys
 import textwrap
 
+import numba
 import numpy as np
 import pytest
-from fastnn.kernels import _cpu_rng, _mlp, _spec, cpu, numpy_ref
+from fastnn.kernels import _cpu_mlp, _cpu_rng, _mlp, _spec, cpu, numpy_ref
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -391,6 +392,69 @@ def test_grad_check_course_case():
     cpu.grad_check_mlp(theta, X, Y, dims, _spec.RELU, 1e-7, g2)
     np.testing.assert_array_equal(theta, keep)
     _assert_grad_close(g2, g1)
+
+
+# Shapes that reach every path of the column-sparse check (_cpu_mlp.grad_check_cols):
+# odd widths (OpenBLAS's one-column tail row), one-unit layers (dgemv), fewer than 4
+# and not a multiple of 4 examples (dgemv's and the tail row's last columns), more than
+# CP_STRIDE inputs (resuming cached chains), a first layer wider than GEMM_Q, m >= 16,
+# and one example (the row-wise kernel). Without the JIT (make test-nojit) every fma is
+# exact rational arithmetic, so that run takes the small shapes only, which still reach
+# every path.
+GRAD_SHAPES = [
+    ([4, 5, 3, 1], 3), ([3, 11, 9, 1], 6), ([5, 12, 9, 1], 2), ([6, 9, 1], 5),
+    ([3, 1, 1], 7), ([257, 1, 1], 2), ([3, 4, 1], 1), ([2, 6, 1], 17),
+]
+if not numba.config.DISABLE_JIT:
+    GRAD_SHAPES += [([3, 16, 8, 1], 40), ([4, 17, 10, 1], 37), ([2, 20, 3, 1], 211),
+                    ([10, 33, 1], 20), ([300, 8, 1], 4), ([7, 25, 19, 11, 1], 23)]
+
+
+def _grad_case(dims, m, seed, scale=1.0):
+    rng = np.random.default_rng(seed)
+    P = sum(dims[l + 1] * (dims[l] + 1) for l in range(len(dims) - 1))
+    theta = rng.standard_normal(P) * scale / np.sqrt(max(dims))
+    X = rng.standard_normal((dims[0], m))
+    Y = (rng.random((1, m)) > 0.5).astype(float)
+    return theta, X, Y, np.array(dims)
+
+
+@pytest.mark.parametrize("dims, m", GRAD_SHAPES)
+def test_grad_check_bit_identical_to_numpy(dims, m):
+    # every cost is NumPy's to the bit, so the differences are too
+    theta, X, Y, dims = _grad_case(dims, m, seed=len(dims) * 1000 + m, scale=2.0)
+    keep = theta.copy()
+    want, got = np.empty_like(theta), np.empty_like(theta)
+    numpy_ref.grad_check_mlp(theta, X, Y, dims, _spec.RELU, 1e-7, want)
+    cpu.grad_check_mlp(theta, X, Y, dims, _spec.RELU, 1e-7, got)
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(theta, keep)
+
+
+@pytest.mark.parametrize("hidden", [_spec.RELU, _spec.TANH])
+@pytest.mark.parametrize("dims, m", [s for s in GRAD_SHAPES if s[1] > 1])
+def test_grad_check_sparse_columns_match_the_row_kernel(dims, m, hidden):
+    # the column-sparse kernel (threaded in strided ranges) and the row-wise one agree
+    # bit for bit, tanh included (Numba's tanh is not NumPy's to the last bit)
+    theta, X, Y, dims = _grad_case(dims, m, seed=m, scale=3.0)
+    P = theta.shape[0]
+    rows = np.empty(P)
+    _cpu_mlp.grad_check_kernel(theta, X, Y, dims, hidden, 1e-7, rows, 0, P)
+    one = np.empty(P)
+    _cpu_mlp.grad_check_sparse(theta, X, Y, dims, hidden, 1e-7, one)
+    base = _cpu_mlp.grad_check_setup(theta, X, Y, dims, hidden)
+    strided = np.full(P, np.nan)
+    for start in range(3):
+        _cpu_mlp.grad_check_cols(theta, X, Y, dims, hidden, 1e-7, strided, *base, start, 3)
+    np.testing.assert_array_equal(one, rows)
+    np.testing.assert_array_equal(strided, rows)
+
+
+def test_grad_check_sparse_needs_per_column_products():
+    assert _cpu_mlp.sparse_check_ok(np.array([4, 5, 3, 1]), 3)
+    assert _cpu_mlp.sparse_check_ok(np.array([300, 8, 1]), 4)       # wide input layer: fine
+    assert not _cpu_mlp.sparse_check_ok(np.array([4, 5, 3, 1]), 1)  # one example: dgemv_t
+    assert not _cpu_mlp.sparse_check_ok(np.array([4, 300, 1]), 8)   # a later k over GEMM_Q
 
 
 @pytest.mark.parametrize("hidden", [_spec.RELU, _spec.TANH])
