@@ -649,6 +649,7 @@ def _warm_one(dt):
     theta = r.standard_normal(11).astype(dt)
     X = r.standard_normal((3, 5)).astype(dt)
     grad_check_mlp(theta, X, Y, dims, RELU, 1e-7, np.empty_like(theta))
+    grad_check_mlp(theta, X[:, :1], Y[:, :1], dims, RELU, 1e-7, np.empty_like(theta))
     costs = np.zeros(2)
     lrs = np.full(2, 0.1)
     for batch, opt in ((0, OPT_GD), (2, OPT_ADAM), (2, OPT_MOMENTUM)):
