@@ -34,6 +34,7 @@ the parameters over ``numba.get_num_threads()`` threads (the kernel releases the
 Parallel work is partitioned elementwise, so results never depend on the thread count.
 """
 
+import ctypes
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -43,6 +44,7 @@ import numpy as np
 from . import _cpu_layers as _lay
 from . import _cpu_mlp as _mlp
 from . import _cpu_rng as _rng
+from . import numpy_ref
 from ._mlp import check_train_args, layer_views
 from ._spec import (
     DROPOUT_COMPAT,
@@ -127,6 +129,48 @@ def _out64(a):
         if flags.c_contiguous and flags.writeable:
             return a
     return np.empty(a.shape, dtype=np.float64)
+
+
+_MT = {}
+
+
+def _numpy_mt():
+    """``(bit_generator, key, pos)``: views of NumPy's global MT19937 state, or None.
+
+    ``get_state``/``set_state`` copy the 624-word key one element at a time (about
+    80 us each way, more than a notebook-sized kernel); the bit generator's ctypes
+    interface gives the address of its state, ``{uint32 key[624]; int pos}``, so the
+    kernels read and advance the stream in place. ``key`` and ``pos`` (a 1-element
+    int32 array) view that memory; the bit generator is kept with them, so they never
+    outlive it. None when the global generator is not an MT19937.
+    """
+    bg = np.random.get_bit_generator()
+    got = _MT.get("global")
+    if got is None or got[0] is not bg:
+        if not isinstance(bg, np.random.MT19937):
+            return None
+        words = np.ctypeslib.as_array(
+            (ctypes.c_uint32 * (_rng.MT_N + 1)).from_address(bg.ctypes.state_address))
+        got = (bg, words[:_rng.MT_N], words[_rng.MT_N:].view(np.int32))
+        _MT["global"] = got
+    return got
+
+
+def _set_numpy_mt(key, pos):
+    """Leave NumPy's global stream at ``(key, pos)`` as a notebook's reseeding does.
+
+    ``np.random.seed`` first: it clears the legacy Gaussian cache, as the notebook's
+    own ``np.random.seed`` calls did.
+    """
+    mt = _numpy_mt()
+    if mt is None:
+        np.random.set_state(("MT19937", key, int(pos), 0, 0.0))
+        return
+    bg, k, p = mt
+    np.random.seed(0)
+    with bg.lock:
+        k[:] = key
+        p[0] = pos
 
 
 _NO_WS = np.empty(0)      # the hand kernels allocate their scratch when given none
@@ -300,7 +344,7 @@ def dropout_forward(A, keep_prob, mode, seed, D, A_out):
     mode : int
         DROPOUT_COMPAT: ``U`` is what ``np.random.rand(n, m)`` would draw from NumPy's
         global legacy stream, which is advanced exactly as NumPy would (``seed``
-        ignored). DROPOUT_FAST: ``U = counter_uniform(seed, n * m)``; NumPy's stream is
+        ignored; a global generator other than MT19937 is left to NumPy to draw). DROPOUT_FAST: ``U = counter_uniform(seed, n * m)``; NumPy's stream is
         not touched.
     seed : int
     D : ndarray (n, m) bool
@@ -308,14 +352,18 @@ def dropout_forward(A, keep_prob, mode, seed, D, A_out):
     A_out : ndarray (n, m)
         Output; may be ``A`` itself.
     """
+    mt = _numpy_mt() if mode == DROPOUT_COMPAT else None
+    if mode == DROPOUT_COMPAT and mt is None:
+        # the global generator is not NumPy's default MT19937: let NumPy draw
+        numpy_ref.dropout_forward(A, keep_prob, mode, seed, D, A_out)
+        return
     Af = _in_flat(A)
     Do, Ao = _outp(D), _outp(A_out)
     if mode == DROPOUT_COMPAT:
-        name, key, pos, has_gauss, gauss = np.random.get_state()
-        key = np.array(key, dtype=np.uint32)
-        pos = _lay.dropout_compat_flat(Af, float(keep_prob), key, int(pos), _flat(Do),
-                                       _flat(Ao))
-        np.random.set_state((name, key, int(pos), has_gauss, gauss))
+        bg, key, pos = mt                # NumPy's own state, advanced in place
+        with bg.lock:
+            pos[0] = _lay.dropout_compat_flat(Af, float(keep_prob), key, int(pos[0]),
+                                              _flat(Do), _flat(Ao))
     elif Af.shape[0] >= PAR_MIN_SIZE:
         _lay.dropout_fast_flat_par(Af, float(keep_prob), _seed64(seed), _flat(Do),
                                    _flat(Ao))
@@ -569,7 +617,7 @@ def train_mlp(X, Y, dims, hidden, theta, opt_m, opt_v, first_epoch, n_epochs, op
         _seed64(dropout_seed), int(cost_mode), int(grad_form), cost_every,
         _flat(costs_o), int(TRAIN_BLAS_MIN_WORK), key)
     if used:
-        np.random.set_state(("MT19937", key, int(pos), 0, 0.0))
+        _set_numpy_mt(key, pos)
     if copied:
         _write_back((theta, opt_m, opt_v), (th, om, ov))
     if not direct:

@@ -264,6 +264,39 @@ def test_dropout_compat_matches_numpy_masks_and_state(shape, dtype):
         np.testing.assert_array_equal(A2, A1)
 
 
+def test_dropout_compat_with_another_global_generator():
+    # NumPy's global generator can be swapped (np.random.set_bit_generator): the compiled
+    # MT19937 no longer applies, and NumPy draws the mask itself
+    saved = np.random.get_bit_generator()
+    A = np.random.default_rng(1).random((20, 211))
+    try:
+        runs = []
+        for K in (numpy_ref, cpu):
+            np.random.set_bit_generator(np.random.PCG64(3))
+            D, A_out = np.empty(A.shape, bool), np.empty_like(A)
+            K.dropout_forward(A, 0.8, _spec.DROPOUT_COMPAT, 7, D, A_out)
+            runs.append((D, A_out, np.random.rand(3)))
+    finally:
+        np.random.set_bit_generator(saved)
+    for want, got in zip(*runs):
+        np.testing.assert_array_equal(got, want)
+    assert np.random.get_bit_generator() is saved
+
+
+def test_train_shuffle_clears_the_cached_gaussian_as_numpy_does():
+    # the notebook reseeds every epoch, which drops a Gaussian cached by randn
+    states = []
+    for K in (numpy_ref, cpu):
+        np.random.seed(3)
+        np.random.randn()                                      # has_gauss = 1
+        _train(K, *MOONS, [2, 5, 2, 1], 2, optimizer=_spec.OPT_ADAM, lr=0.001,
+               batch_size=64)
+        states.append((np.random.get_state(), np.random.randn(2)))
+    same_state(states[1][0], states[0][0])
+    assert states[1][0][3] == 0
+    np.testing.assert_array_equal(states[1][1], states[0][1])
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("size", [5, 211 * 20, 30_001])
 def test_dropout_fast_matches_counter_masks(size, dtype, monkeypatch):
