@@ -344,8 +344,9 @@ def dropout_forward(A, keep_prob, mode, seed, D, A_out):
     mode : int
         DROPOUT_COMPAT: ``U`` is what ``np.random.rand(n, m)`` would draw from NumPy's
         global legacy stream, which is advanced exactly as NumPy would (``seed``
-        ignored; a global generator other than MT19937 is left to NumPy to draw). DROPOUT_FAST: ``U = counter_uniform(seed, n * m)``; NumPy's stream is
-        not touched.
+        ignored; a global generator other than MT19937 is left to NumPy to draw).
+        DROPOUT_FAST: ``U = counter_uniform(seed, n * m)``; NumPy's stream is not
+        touched.
     seed : int
     D : ndarray (n, m) bool
         Output mask.
@@ -521,26 +522,25 @@ def grad_check_mlp(theta, X, Y, dims, hidden, epsilon, gradapprox):
     P = th.shape[0]
     big = _grad_check_work(dims.tolist(), X.shape[1]) >= GRAD_CHECK_PAR_MIN_WORK
     n_chunks = min(P, numba.get_num_threads()) if big else 1
-    if n_chunks == 1 and _mlp.sparse_check_ok(dims, X.shape[1]):
-        _mlp.grad_check_sparse(th, X, Y, dims, int(hidden), float(epsilon), of)
-        _back(gradapprox, out)
-        return
-    if _mlp.sparse_check_ok(dims, X.shape[1]):
-        # strided ranges: the first layers' parameters cost the most
-        base = _mlp.grad_check_setup(th, X, Y, dims, int(hidden))
-        args = (th, X, Y, dims, int(hidden), float(epsilon), of, *base)
-        kernel, ranges = _mlp.grad_check_cols, [(c, n_chunks) for c in range(n_chunks)]
+    hidden, epsilon = int(hidden), float(epsilon)
+    sparse = _mlp.sparse_check_ok(dims, X.shape[1])
+    if n_chunks == 1 and sparse:
+        _mlp.grad_check_sparse(th, X, Y, dims, hidden, epsilon, of)
+    elif n_chunks == 1:
+        _mlp.grad_check_kernel(th, X, Y, dims, hidden, epsilon, of, 0, P)
     else:
-        args = (th, X, Y, dims, int(hidden), float(epsilon), of)
-        bounds = [c * P // n_chunks for c in range(n_chunks + 1)]
-        kernel, ranges = _mlp.grad_check_kernel, list(zip(bounds[:-1], bounds[1:]))
-    if n_chunks > 1:
         # the kernels release the GIL: ranges of parameters on threads
+        if sparse:      # strided ranges: the first layers' parameters cost the most
+            base = _mlp.grad_check_setup(th, X, Y, dims, hidden)
+            args = (th, X, Y, dims, hidden, epsilon, of, *base)
+            kernel, ranges = _mlp.grad_check_cols, [(c, n_chunks) for c in range(n_chunks)]
+        else:
+            args = (th, X, Y, dims, hidden, epsilon, of)
+            bounds = [c * P // n_chunks for c in range(n_chunks + 1)]
+            kernel, ranges = _mlp.grad_check_kernel, list(zip(bounds[:-1], bounds[1:]))
         with ThreadPoolExecutor(n_chunks) as pool:
             for job in [pool.submit(kernel, *args, *rng) for rng in ranges]:
                 job.result()
-    else:
-        kernel(*args, *ranges[0])
     _back(gradapprox, out)
 
 
