@@ -35,6 +35,7 @@ Parallel work is partitioned elementwise, so results never depend on the thread 
 """
 
 import ctypes
+import functools
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -395,16 +396,47 @@ def dropout_backward(dA, D, keep_prob, dA_out):
 def _inplace(*arrays):
     """Flat views of arrays updated in place, or flat copies when one is not contiguous.
 
-    Written for the per-call cost: on the notebooks' small parameter arrays this
-    wrapper, not the kernel, is most of an optimizer step.
+    Returns ``(flats, copied)``; after a copy the caller writes back with
+    :func:`_write_back`.
     """
     flats = []
     for a in arrays:
         flags = a.flags
         if not (flags.c_contiguous and flags.writeable):
-            return [np.ascontiguousarray(x).reshape(-1) for x in arrays], True
+            return [np.array(x, order="C").reshape(-1) for x in arrays], True
         flats.append(a if a.ndim == 1 else a.reshape(-1))
     return flats, False
+
+
+def _exact_optimizer(kernel, n_arrays, n_scalars):
+    """``kernel`` compiled for exactly the optimizers' common argument types.
+
+    Those are ``n_arrays`` writable C-contiguous 1-D arrays of one float dtype, then
+    ``n_scalars`` float64 scalars. Other argument types raise TypeError instead of
+    compiling another specialisation, so a wrapper can pass the caller's arrays straight
+    in and fall back to copies on that TypeError: Numba's dispatcher checks dtype, layout
+    and writability anyway, and the common call pays for no Python-level flag checks
+    (they were a quarter of a 1000-element step). Built on first use (nothing compiles
+    at import); float32 and float64 compile together.
+    """
+    sigs = [(*[numba.types.Array(dt, 1, "C")] * n_arrays, *[numba.float64] * n_scalars)
+            for dt in (numba.float32, numba.float64)]
+    return numba.njit(sigs, **_lay._JIT)(kernel.py_func)
+
+
+@functools.cache
+def _sgd_exact():
+    return _exact_optimizer(_lay.sgd_flat, 2, 1)
+
+
+@functools.cache
+def _momentum_exact():
+    return _exact_optimizer(_lay.momentum_flat, 3, 2)
+
+
+@functools.cache
+def _adam_exact():
+    return _exact_optimizer(_lay.adam_flat, 4, 6)
 
 
 def _in_flat(a):
@@ -431,9 +463,16 @@ def sgd_step(p, g, lr):
         Gradient, same shape.
     lr : float
     """
+    lr = float(lr)
+    if p.ndim == 1 and p.shape[0] < PAR_MIN_SIZE:
+        try:
+            _sgd_exact()(p, g, lr)
+            return
+        except TypeError:
+            pass                                # not the common case: copies below
     (pf,), copied = _inplace(p)
     gf = _in_flat(g)
-    (_lay.sgd_flat_par if pf.shape[0] >= PAR_MIN_SIZE else _lay.sgd_flat)(pf, gf, float(lr))
+    (_lay.sgd_flat_par if pf.shape[0] >= PAR_MIN_SIZE else _sgd_exact())(pf, gf, lr)
     if copied:
         _write_back((p,), (pf,))
 
@@ -448,10 +487,17 @@ def momentum_step(p, g, v, beta, lr):
     g : ndarray
     beta, lr : float
     """
+    beta, lr = float(beta), float(lr)
+    if p.ndim == 1 and p.shape[0] < PAR_MIN_SIZE:
+        try:
+            _momentum_exact()(p, g, v, beta, lr)
+            return
+        except TypeError:
+            pass                                # not the common case: copies below
     (pf, vf), copied = _inplace(p, v)
     gf = _in_flat(g)
-    kernel = _lay.momentum_flat_par if pf.shape[0] >= PAR_MIN_SIZE else _lay.momentum_flat
-    kernel(pf, gf, vf, float(beta), float(lr))
+    kernel = _lay.momentum_flat_par if pf.shape[0] >= PAR_MIN_SIZE else _momentum_exact()
+    kernel(pf, gf, vf, beta, lr)
     if copied:
         _write_back((p, v), (pf, vf))
 
@@ -468,13 +514,18 @@ def adam_step(p, g, m, v, t, lr, beta1, beta2, eps):
         Step counter (>= 1).
     lr, beta1, beta2, eps : float
     """
-    bc1 = 1 - beta1**t
-    bc2 = 1 - beta2**t
+    scalars = (float(1 - beta1**t), float(1 - beta2**t), float(lr), float(beta1),
+               float(beta2), float(eps))
+    if p.ndim == 1 and p.shape[0] < PAR_MIN_SIZE:
+        try:
+            _adam_exact()(p, g, m, v, *scalars)
+            return
+        except TypeError:
+            pass                                # not the common case: copies below
     (pf, mf, vf), copied = _inplace(p, m, v)
     gf = _in_flat(g)
-    kernel = _lay.adam_flat_par if pf.shape[0] >= PAR_MIN_SIZE else _lay.adam_flat
-    kernel(pf, gf, mf, vf, float(bc1), float(bc2), float(lr), float(beta1), float(beta2),
-           float(eps))
+    kernel = _lay.adam_flat_par if pf.shape[0] >= PAR_MIN_SIZE else _adam_exact()
+    kernel(pf, gf, mf, vf, *scalars)
     if copied:
         _write_back((p, m, v), (pf, mf, vf))
 

@@ -399,6 +399,43 @@ def test_optimizer_step_on_non_contiguous_views():
         np.testing.assert_array_equal(got, want)
 
 
+@pytest.mark.parametrize("name", ["sgd", "momentum", "adam"])
+def test_optimizer_fast_path_and_read_only_fallbacks(name):
+    # flat contiguous writable arrays go straight to a kernel compiled for exactly those
+    # types; a read-only g or a strided p falls back to copies without compiling more,
+    # a read-only p raises before anything changes
+    # (compiled code only: make test-nojit leaves out the read_only tests)
+    rng = np.random.default_rng(13)
+    exact = {"sgd": cpu._sgd_exact, "momentum": cpu._momentum_exact,
+             "adam": cpu._adam_exact}[name]()
+    n_sigs = len(exact.signatures)
+    for dtype in DTYPES:
+        base = [rng.standard_normal(40).astype(dtype) for _ in range(4)]
+        base[3] = np.abs(base[3])
+        for case in ("plain", "readonly g", "strided p"):
+            arrs = [a.copy() for a in base]
+            ref = [a.copy() for a in base]
+            if case == "readonly g":
+                arrs[1].flags.writeable = False
+            args = arrs
+            if case == "strided p":
+                wide = np.zeros(80, dtype)
+                wide[::2] = arrs[0]
+                args = [wide[::2], *arrs[1:]]
+            _step(cpu, name, *args)
+            _step(numpy_ref, name, *ref)
+            np.testing.assert_array_equal(args[0], ref[0])
+            np.testing.assert_array_equal(args[2], ref[2])
+            np.testing.assert_array_equal(args[3], ref[3])
+        p = base[0].copy()
+        p.flags.writeable = False
+        m_before = base[2].copy()
+        with pytest.raises(ValueError, match="read-only"):
+            _step(cpu, name, p, *base[1:])
+        np.testing.assert_array_equal(base[2], m_before)
+    assert len(exact.signatures) == n_sigs
+
+
 # --------------------------------------------------------------------------------------
 # Gradient check
 # --------------------------------------------------------------------------------------

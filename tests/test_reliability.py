@@ -391,11 +391,11 @@ def test_estimator_fit_is_deterministic():
 _KERNEL_CALL = """
     import numpy as np
     import fastnn
-    from fastnn.kernels import _cpu_layers, cpu
+    from fastnn.kernels import cpu
     p = np.arange(6.0)
     cpu.sgd_step(p, np.ones(6), 0.5)
     assert p.tolist() == [-0.5, 0.5, 1.5, 2.5, 3.5, 4.5], p
-    stats = _cpu_layers.sgd_flat.stats
+    stats = cpu._sgd_exact().stats              # float32 and float64 together
     print(fastnn.__file__)
     print(cpu.__file__)
     print(sum(stats.cache_hits.values()), sum(stats.cache_misses.values()))
@@ -498,11 +498,11 @@ def test_read_only_install_caches_in_numba_cache_dir(read_only_install):
     to NUMBA_CACHE_DIR (a second process loads it) and nothing is written in the tree."""
     site, home, preexec = read_only_install
     cache_dir = home / "numba-cache"
-    assert _run_from(site, home, preexec, str(cache_dir)) == (0, 1)
+    assert _run_from(site, home, preexec, str(cache_dir)) == (0, 2)
     files = _cache_files(cache_dir)
     assert any("sgd_flat" in f and f.endswith(".nbi") for f in files), files
     assert any("sgd_flat" in f and f.endswith(".nbc") for f in files), files
-    assert _run_from(site, home, preexec, str(cache_dir)) == (1, 0)
+    assert _run_from(site, home, preexec, str(cache_dir)) == (2, 0)
     assert _cache_files(site) == []
     assert not (home / ".cache").exists()
 
@@ -510,18 +510,18 @@ def test_read_only_install_caches_in_numba_cache_dir(read_only_install):
 def test_read_only_install_falls_back_to_the_user_cache_dir(read_only_install):
     """Without NUMBA_CACHE_DIR the cache falls back to ~/.cache/numba, not the tree."""
     site, home, preexec = read_only_install
-    assert _run_from(site, home, preexec) == (0, 1)
+    assert _run_from(site, home, preexec) == (0, 2)
     user_cache = home / ".cache" / "numba"
     files = _cache_files(user_cache)
     assert any("sgd_flat" in f and f.endswith(".nbc") for f in files), files
-    assert _run_from(site, home, preexec) == (1, 0)
+    assert _run_from(site, home, preexec) == (2, 0)
     assert _cache_files(site) == []
 
 
 _CONCURRENT = """
     import hashlib, os, sys, time
     import numpy as np
-    from fastnn.kernels import _cpu_layers, cpu
+    from fastnn.kernels import cpu
     ready, go = sys.argv[1], sys.argv[2]
     open(ready, "w").close()
     deadline = time.time() + 120
@@ -533,7 +533,7 @@ _CONCURRENT = """
     cpu.sgd_step(p, g, 0.1)
     cpu.momentum_step(p, g, m, 0.9, 0.1)
     cpu.adam_step(p, g, m, v, 3, 0.01, 0.9, 0.999, 1e-8)
-    kernels = (_cpu_layers.sgd_flat, _cpu_layers.momentum_flat, _cpu_layers.adam_flat)
+    kernels = (cpu._sgd_exact(), cpu._momentum_exact(), cpu._adam_exact())
     hits = sum(sum(k.stats.cache_hits.values()) for k in kernels)
     misses = sum(sum(k.stats.cache_misses.values()) for k in kernels)
     print(hashlib.sha256(p.tobytes() + m.tobytes() + v.tobytes()).hexdigest(), hits, misses)
@@ -566,14 +566,14 @@ def test_concurrent_compiles_into_one_fresh_cache_dir(tmp_path):
         assert p.returncode == 0, err[-3000:]
     results = [out.split() for out, _ in outs]
     assert len({r[0] for r in results}) == 1
-    assert all(int(r[1]) + int(r[2]) == 3 for r in results)
+    assert all(int(r[1]) + int(r[2]) == 6 for r in results)     # 3 kernels x 2 dtypes
     assert any(int(r[2]) > 0 for r in results)          # someone compiled
     later = subprocess.run([sys.executable, "-c", script, str(tmp_path / "ready3"), str(go)],
                            env=env, capture_output=True, text=True, timeout=300)
     assert later.returncode == 0, later.stderr[-3000:]
     digest, hits, misses = later.stdout.split()
     assert digest == results[0][0]
-    assert (int(hits), int(misses)) == (3, 0)
+    assert (int(hits), int(misses)) == (6, 0)
 
 
 # --------------------------------------------------------------------------------------
