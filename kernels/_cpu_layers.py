@@ -73,47 +73,95 @@ def activate_row(z, a, bias, act):
 def linear_act_hand(A_prev, W, b, act, Z, A, ws):
     """``Z = W @ A_prev + b``, ``A = g(Z)`` with hand loops (NumPy's exact order).
 
-    ``ws``: scratch of :func:`workspace_size` elements (allocated here when shorter).
+    ``ws``: scratch of :func:`workspace_size` elements (allocated here when shorter and
+    needed). The product's even rows (the whole product, on layers of at least 2 rows
+    and 2 examples with at most ``GEMM_Q`` inputs) take :func:`_linear_act_rows`.
     """
-    need = workspace_size(W.shape[0], W.shape[1], A_prev.shape[1])
+    n, k = W.shape
+    m = A_prev.shape[1]
+    rows = n - n % 2 if n >= 2 and m >= 2 and k <= blas.GEMM_Q else 0
+    if rows:
+        _linear_act_rows(A_prev, W, b, act, Z, A, 0, rows)
+        if rows == n:
+            return
+    need = workspace_size(n, k, m)
     if ws.shape[0] < need:
         ws = np.empty(need, Z.dtype)
-    blas.mm_nn(W, A_prev, Z, ws)
-    bias_act(Z, b, act, A)
+    if rows:
+        # the odd last row: OpenBLAS's one-column tail kernel, as blas.mm_nn
+        blas.gemm_row(W[n - 1], A_prev, Z[n - 1], True, ws)
+        _bias_act_row(Z, b, act, A, n - 1)
+    else:
+        blas.mm_nn(W, A_prev, Z, ws)
+        bias_act(Z, b, act, A)
+
+
+@njit(**_JIT)
+def linear_act_small(A_prev, W, b, act, Z, A):
+    """:func:`linear_act_hand` with the bias as given, ``(n_out, 1)``, and no scratch."""
+    linear_act_hand(A_prev, W, b.reshape(b.shape[0]), act, Z, A, np.empty(0, Z.dtype))
+
+
+@njit(**_JIT)
+def _linear_act_rows(A_prev, W, b, act, Z, A, i0, i1):
+    """Rows ``i0 .. i1-1`` of ``Z = W @ A_prev + b``, ``A = g(Z)`` (``k <= GEMM_Q``).
+
+    The fma chains of ``blas._rows_chain`` (the same bits as ``blas.mm_nn``), then the
+    bias and activation while the row is still in L1. With ReLU and two inputs (the
+    notebooks' first layers) chain, bias and activation are one pass.
+    """
+    k = A_prev.shape[0]
+    m = A_prev.shape[1]
+    zero = Z.dtype.type(0.0)
+    for i in range(i0, i1):
+        if k == 2 and act == RELU:
+            bias = b[i]
+            w0 = W[i, 0]
+            w1 = W[i, 1]
+            for j in range(m):
+                v = blas.fma(w1, A_prev[1, j], blas.fma(w0, A_prev[0, j], zero)) + bias
+                Z[i, j] = v
+                A[i, j] = zero if v < zero else v  # noqa: FURB136 (as activate_row)
+        else:
+            blas._rows_chain(W, False, A_prev, Z, i, i + 1)
+            _bias_act_row(Z, b, act, A, i)
 
 
 @njit(**_JIT)
 def bias_act(Z, b, act, A):
-    """The forward epilogue alone: ``Z += b`` (per row) and ``A = g(Z)``.
+    """The forward epilogue alone: ``Z += b`` (per row) and ``A = g(Z)``."""
+    for i in range(Z.shape[0]):
+        _bias_act_row(Z, b, act, A, i)
 
-    :func:`activate_row` on every row, indexing the 2-D arrays directly (row views cost
-    more than the arithmetic on tiny layers).
-    """
-    n, m = Z.shape
+
+@njit(**_JIT)
+def _bias_act_row(Z, b, act, A, i):
+    """:func:`activate_row` on row ``i``, indexing the 2-D arrays directly (row views cost
+    more than the arithmetic on tiny layers)."""
+    m = Z.shape[1]
     zero = Z.dtype.type(0.0)
     one = Z.dtype.type(1.0)
-    for i in range(n):
-        bias = b[i]
-        if act == RELU:
-            for j in range(m):
-                v = Z[i, j] + bias
-                Z[i, j] = v
-                A[i, j] = zero if v < zero else v  # noqa: FURB136 (as activate_row)
-        elif act == SIGMOID:
-            for j in range(m):
-                v = Z[i, j] + bias
-                Z[i, j] = v
-                A[i, j] = one / (one + np.exp(-v))
-        elif act == TANH:
-            for j in range(m):
-                v = Z[i, j] + bias
-                Z[i, j] = v
-                A[i, j] = np.tanh(v)
-        else:
-            for j in range(m):
-                v = Z[i, j] + bias
-                Z[i, j] = v
-                A[i, j] = v
+    bias = b[i]
+    if act == RELU:
+        for j in range(m):
+            v = Z[i, j] + bias
+            Z[i, j] = v
+            A[i, j] = zero if v < zero else v  # noqa: FURB136 (as activate_row)
+    elif act == SIGMOID:
+        for j in range(m):
+            v = Z[i, j] + bias
+            Z[i, j] = v
+            A[i, j] = one / (one + np.exp(-v))
+    elif act == TANH:
+        for j in range(m):
+            v = Z[i, j] + bias
+            Z[i, j] = v
+            A[i, j] = np.tanh(v)
+    else:
+        for j in range(m):
+            v = Z[i, j] + bias
+            Z[i, j] = v
+            A[i, j] = v
 
 
 @njit(**_JIT)
@@ -150,6 +198,13 @@ def act_backward_flat(dA, Z, A, act, dZ):
             dZ[i] = dA[i]
 
 
+@njit(**_JIT)
+def act_backward_2d(dA, Z, A, act, dZ):
+    """:func:`act_backward_flat` on C-contiguous 2-D arrays."""
+    act_backward_flat(dA.reshape(dA.size), Z.reshape(Z.size), A.reshape(A.size), act,
+                      dZ.reshape(dZ.size))
+
+
 # --------------------------------------------------------------------------- backward
 @njit(**_JIT)
 def dw_db_epilogue(dZ, W, scale, l2, dW, db):
@@ -179,6 +234,19 @@ def linear_backward_hand(dZ, A_prev, W, scale, l2, dW, db, dA_prev, want_dA, ws)
     dw_db_epilogue(dZ, W, scale, l2, dW, db)
     if want_dA:
         blas.mm_tn(W, dZ, dA_prev, ws)
+
+
+@njit(**_JIT)
+def linear_backward_small(dZ, A_prev, W, scale, l2, dW, db, dA_prev):
+    """:func:`linear_backward_hand` with ``db`` as given, ``(n_out, 1)``, and no scratch;
+    ``dA_prev`` None skips ``W^T dZ``."""
+    ws = np.empty(0, dW.dtype)
+    dbf = db.reshape(db.shape[0])
+    if dA_prev is None:
+        linear_backward_hand(dZ, A_prev, W, scale, l2, dW, dbf, np.empty((0, 0), dW.dtype),
+                             False, ws)
+    else:
+        linear_backward_hand(dZ, A_prev, W, scale, l2, dW, dbf, dA_prev, True, ws)
 
 
 @njit(**_JIT)

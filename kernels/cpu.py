@@ -95,6 +95,13 @@ def _outp(a):
     return np.empty(a.shape, dtype=a.dtype)
 
 
+def _check_outputs(**outputs):
+    """Raise ValueError naming the first read-only output, before any is written."""
+    for name, a in outputs.items():
+        if a is not None and not a.flags.writeable:
+            raise ValueError(f"output array {name} is read-only")
+
+
 def _back(dst, src):
     """Copy a scratch result back into the caller's array (no-op when it is the same)."""
     if src is not dst:
@@ -195,15 +202,38 @@ def linear_act_forward(A_prev, W, b, act, Z, A):
     m = A_prev.shape[1]
     if n_out * n_in * m >= BLAS_MIN_WORK:
         # NumPy's own np.dot (the same BLAS call as numpy_ref), then the fused epilogue
+        _check_outputs(Z=Z, A=A)
         Zo, Ao = _outp(Z), _outp(A)
         np.dot(_inp(W), _inp(A_prev), out=Zo)
         _lay.bias_act(Zo, _in_flat(b), int(act), Ao)
     else:
+        if A_prev.dtype is _F64 and A_prev.flags.c_contiguous:
+            try:
+                _forward_exact()(A_prev, W, b, act, Z, A)
+                return
+            except TypeError:
+                pass                            # not the common case: copies below
+        _check_outputs(Z=Z, A=A)
         Zo, Ao = _out64(Z), _out64(A)
         _lay.linear_act_hand(_in64(A_prev), _in64(W), _flat(_in64(b)), int(act), Zo, Ao,
                              _NO_WS)
     _back(Z, Zo)
     _back(A, Ao)
+
+
+@functools.cache
+def _forward_exact():
+    """The hand-loop forward compiled for exactly the common float64 argument types.
+
+    C-contiguous float64 2-D ``A_prev``, ``W``, ``b`` (read-only or not: Numba converts a
+    writable array to a read-only parameter at no cost), an integer code, and writable
+    C-contiguous ``Z``, ``A``. Other types raise TypeError instead of compiling (see
+    :func:`_exact_optimizer`); built on first use.
+    """
+    ro = numba.types.Array(numba.float64, 2, "C", readonly=True)
+    rw = numba.types.Array(numba.float64, 2, "C")
+    return numba.njit([(ro, ro, ro, numba.int64, rw, rw)],
+                      **_lay._JIT)(_lay.linear_act_small.py_func)
 
 
 def act_backward(dA, Z, A, act, dZ):
@@ -218,10 +248,27 @@ def act_backward(dA, Z, A, act, dZ):
     dZ : ndarray
         Output, written in place (may be ``dA``).
     """
+    if dA.ndim == 2:
+        try:
+            _act_backward_exact()(dA, Z, A, act, dZ)
+            return
+        except TypeError:
+            pass                                # not the common case: copies below
     out = _outp(dZ)
     _lay.act_backward_flat(_in_flat(dA), _in_flat(Z), _in_flat(A), int(act),
                            _flat(out))
     _back(dZ, out)
+
+
+@functools.cache
+def _act_backward_exact():
+    """:func:`act_backward`'s kernel for C-contiguous 2-D float32 or float64 arrays only
+    (inputs read-only or not); see :func:`_exact_optimizer`."""
+    sigs = []
+    for dt in (numba.float32, numba.float64):
+        ro = numba.types.Array(dt, 2, "C", readonly=True)
+        sigs.append((ro, ro, ro, numba.int64, numba.types.Array(dt, 2, "C")))
+    return numba.njit(sigs, **_lay._JIT)(_lay.act_backward_2d.py_func)
 
 
 def linear_backward(dZ, A_prev, W, scale, l2, dW, db, dA_prev):
@@ -242,8 +289,16 @@ def linear_backward(dZ, A_prev, W, scale, l2, dW, db, dA_prev):
     """
     n_out, n_in = W.shape
     m = dZ.shape[1]
+    small = n_out * n_in * m < BLAS_MIN_WORK
+    if small and dZ.dtype is _F64 and A_prev.flags.c_contiguous:
+        try:
+            _backward_exact()(dZ, A_prev, W, float(scale), float(l2), dW, db, dA_prev)
+            return
+        except TypeError:
+            pass                                # not the common case: copies below
     want = dA_prev is not None
-    if n_out * n_in * m >= BLAS_MIN_WORK:
+    _check_outputs(dW=dW, db=db, dA_prev=dA_prev)
+    if not small:
         dZ, W = _inp(dZ), _inp(W)
         dWo, dbo = _outp(dW), _outp(db)
         np.dot(dZ, _inp(A_prev).T, out=dWo)
@@ -260,6 +315,18 @@ def linear_backward(dZ, A_prev, W, scale, l2, dW, db, dA_prev):
     _back(db, dbo)
     if want:
         _back(dA_prev, dAo)
+
+
+@functools.cache
+def _backward_exact():
+    """The hand-loop :func:`linear_backward` for C-contiguous float64 2-D arrays only
+    (inputs read-only or not; ``dA_prev`` an array or None); see
+    :func:`_exact_optimizer`."""
+    ro = numba.types.Array(numba.float64, 2, "C", readonly=True)
+    rw = numba.types.Array(numba.float64, 2, "C")
+    head = (ro, ro, ro, numba.float64, numba.float64, rw, rw)
+    return numba.njit([(*head, rw), (*head, numba.types.none)],
+                      **_lay._JIT)(_lay.linear_backward_small.py_func)
 
 
 def sigmoid_ce_backward(A, Y, scale, dZ):

@@ -82,6 +82,11 @@ def test_linear_act_forward(shape, dtype):
         scale = np.abs(W).astype(np.float64) @ np.abs(A_prev).astype(np.float64) + np.abs(b)
         close(Z2, Z1, dtype, atol=RTOL[dtype] * scale.max())
         close(A2, A1, dtype, atol=RTOL[dtype] * max(1.0, np.abs(A1).max()))
+        if (dtype == np.float64 and act in (_spec.LINEAR, _spec.RELU)
+                and n_out * n_in * m < cpu.BLAS_MIN_WORK):
+            # the hand loops sum in OpenBLAS's order: NumPy's bits
+            np.testing.assert_array_equal(Z2, Z1)
+            np.testing.assert_array_equal(A2, A1)
 
 
 def test_linear_act_forward_writes_into_strided_outputs():
@@ -94,6 +99,35 @@ def test_linear_act_forward_writes_into_strided_outputs():
     close(Zbig[:, ::2], Z1)
     close(Abig[:, ::2], A1)
     assert not Zbig[:, 1::2].any() and not Abig[:, 1::2].any()
+
+
+def test_linear_act_forward_fast_path_and_read_only_fallbacks():
+    # C-contiguous float64 goes straight to a kernel compiled for exactly those types,
+    # read-only inputs included; F-ordered input falls back to copies, a read-only
+    # output raises before anything is written, and nothing else compiles
+    exact = cpu._forward_exact()
+    rng = np.random.default_rng(8)
+    A_prev, W, b = rng.standard_normal((3, 9)), rng.standard_normal((4, 3)), np.ones((4, 1))
+    Z1, A1 = np.empty((4, 9)), np.empty((4, 9))
+    numpy_ref.linear_act_forward(A_prev, W, b, _spec.RELU, Z1, A1)
+    n_sigs = len(exact.signatures)
+    for case in ("plain", "read-only inputs", "F-ordered A_prev"):
+        ins = [a.copy() for a in (A_prev, W, b)]
+        if case == "read-only inputs":
+            for a in ins:
+                a.flags.writeable = False
+        if case == "F-ordered A_prev":
+            ins[0] = np.asfortranarray(ins[0])
+        Z2, A2 = np.empty((4, 9)), np.empty((4, 9))
+        cpu.linear_act_forward(*ins, _spec.RELU, Z2, A2)
+        np.testing.assert_array_equal(Z2, Z1)
+        np.testing.assert_array_equal(A2, A1)
+    Z2, A2 = np.zeros((4, 9)), np.zeros((4, 9))
+    Z2.flags.writeable = False
+    with pytest.raises(ValueError, match="output array Z is read-only"):
+        cpu.linear_act_forward(A_prev, W, b, _spec.RELU, Z2, A2)
+    assert not Z2.any() and not A2.any()
+    assert len(exact.signatures) == n_sigs == 1
 
 
 @settings(max_examples=30, deadline=None)
@@ -110,6 +144,46 @@ def test_linear_act_forward_random_shapes(n_out, n_in, m, act, seed):
     scale = (np.abs(W) @ np.abs(A_prev) + np.abs(b)).max()
     close(Z2, Z1, atol=1e-12 * scale)
     close(A2, A1, atol=1e-12 * max(1.0, np.abs(A1).max()))
+
+
+def test_backward_fast_paths_and_read_only_fallbacks():
+    # as the forward: C-contiguous inputs (read-only or not) take the kernels compiled
+    # for exactly those types, anything else falls back to copies, nothing else compiles
+    rng = np.random.default_rng(9)
+    n, k, m = 4, 3, 9
+    dA, Z, A = (rng.standard_normal((n, m)) for _ in range(3))
+    dZ, A_prev, W = rng.standard_normal((n, m)), rng.standard_normal((k, m)), \
+        rng.standard_normal((n, k))
+    dZ1 = np.empty((n, m))
+    numpy_ref.act_backward(dA, Z, A, _spec.RELU, dZ1)
+    want = [np.empty((n, k)), np.empty((n, 1)), np.empty((k, m))]
+    numpy_ref.linear_backward(dZ, A_prev, W, 0.5, 0.1, *want)
+    exact = (cpu._act_backward_exact(), cpu._backward_exact())
+    n_sigs = [len(e.signatures) for e in exact]
+    for case in ("plain", "read-only inputs", "F-ordered inputs"):
+        ins = [a.copy() for a in (dA, Z, A, dZ, A_prev, W)]
+        if case == "read-only inputs":
+            for a in ins:
+                a.flags.writeable = False
+        if case == "F-ordered inputs":
+            ins = [np.asfortranarray(a) for a in ins]
+        dZ2 = np.empty((n, m))
+        cpu.act_backward(*ins[:3], _spec.RELU, dZ2)
+        np.testing.assert_array_equal(dZ2, dZ1)
+        got = [np.empty((n, k)), np.empty((n, 1)), np.empty((k, m))]
+        cpu.linear_backward(*ins[3:], 0.5, 0.1, *got)
+        for g, w in zip(got, want):
+            np.testing.assert_array_equal(g, w)
+        got2 = [np.empty((n, k)), np.empty((n, 1))]
+        cpu.linear_backward(*ins[3:], 0.5, 0.1, *got2, None)
+        for g, w in zip(got2, want):
+            np.testing.assert_array_equal(g, w)
+    got = [np.zeros((n, k)), np.zeros((n, 1)), np.zeros((k, m))]
+    got[2].flags.writeable = False
+    with pytest.raises(ValueError, match="output array dA_prev is read-only"):
+        cpu.linear_backward(dZ, A_prev, W, 0.5, 0.1, *got)
+    assert not any(g.any() for g in got)
+    assert [len(e.signatures) for e in exact] == n_sigs == [2, 2]
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
