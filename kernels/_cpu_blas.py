@@ -787,32 +787,44 @@ def _nt_tail(x, A, out, ls, le):
 
     Columns ``q < p - p % 4``: 4 lanes ``j % 4`` over the unrolled-by-8 part of the
     block, the rest into lane 0, summed ``(l0 + l1) + (l2 + l3)``; the last ``p % 4``
-    columns: one chain. Written (not added) into ``out``.
+    columns: one chain. Written (not added) into ``out``. Two columns at a time (8
+    independent chains: the lanes' fma latency, not their count, bounds this loop).
     """
     p = A.shape[0]
     p4 = p - p % 4
     zero = out.dtype.type(0.0)
     kk = ls + 8 * ((le - ls) // 8)
-    for q in range(p):
+    for q in range(0, p4, 2):
         a = A[q]
-        if q < p4:
-            l0 = zero
-            l1 = zero
-            l2 = zero
-            l3 = zero
-            for j in range(ls, kk, 4):
-                l0 = fma(x[j], a[j], l0)
-                l1 = fma(x[j + 1], a[j + 1], l1)
-                l2 = fma(x[j + 2], a[j + 2], l2)
-                l3 = fma(x[j + 3], a[j + 3], l3)
-            for j in range(kk, le):
-                l0 = fma(x[j], a[j], l0)
-            out[q] = (l0 + l1) + (l2 + l3)
-        else:
-            c = zero
-            for j in range(ls, le):
-                c = fma(x[j], a[j], c)
-            out[q] = c
+        c = A[q + 1]
+        l0 = zero
+        l1 = zero
+        l2 = zero
+        l3 = zero
+        h0 = zero
+        h1 = zero
+        h2 = zero
+        h3 = zero
+        for j in range(ls, kk, 4):
+            l0 = fma(x[j], a[j], l0)
+            h0 = fma(x[j], c[j], h0)
+            l1 = fma(x[j + 1], a[j + 1], l1)
+            h1 = fma(x[j + 1], c[j + 1], h1)
+            l2 = fma(x[j + 2], a[j + 2], l2)
+            h2 = fma(x[j + 2], c[j + 2], h2)
+            l3 = fma(x[j + 3], a[j + 3], l3)
+            h3 = fma(x[j + 3], c[j + 3], h3)
+        for j in range(kk, le):
+            l0 = fma(x[j], a[j], l0)
+            h0 = fma(x[j], c[j], h0)
+        out[q] = (l0 + l1) + (l2 + l3)
+        out[q + 1] = (h0 + h1) + (h2 + h3)
+    for q in range(p4, p):
+        a = A[q]
+        s = zero
+        for j in range(ls, le):
+            s = fma(x[j], a[j], s)
+        out[q] = s
 
 
 @njit(**_JIT)
