@@ -2,8 +2,13 @@
 
 Public functions here are thin Python wrappers: they make views C-contiguous (copying
 only when an array is not), cast scalars, pick a serial, parallel or BLAS kernel by size,
-and copy results back into ``out`` arrays that are not contiguous. The compiled kernels
-live in the private ``_cpu_*`` modules:
+and copy results back into ``out`` arrays that are not contiguous. On the notebooks'
+small arrays the wrapper costs as much as the kernel, so the common case (C-contiguous
+arrays of the kernel's dtype) goes straight to a dispatcher compiled for exactly those
+argument types (``_*_exact``, built on first use): Numba's own type check replaces the
+Python-level flag checks, and any other input raises TypeError there, which sends it to
+the copying path instead of compiling a new specialisation. The compiled kernels live in
+the private ``_cpu_*`` modules:
 
 * :mod:`._cpu_blas` — small products and sums in NumPy's exact summation order,
 * :mod:`._cpu_rng` — NumPy's legacy MT19937 and the counter hash of fast dropout,
