@@ -237,8 +237,7 @@ def _forward_exact():
     """
     ro = numba.types.Array(numba.float64, 2, "C", readonly=True)
     rw = numba.types.Array(numba.float64, 2, "C")
-    return numba.njit([(ro, ro, ro, numba.int64, rw, rw)],
-                      **_lay._JIT)(_lay.linear_act_small.py_func)
+    return _exact(_lay.linear_act_small, [(ro, ro, ro, numba.int64, rw, rw)])
 
 
 def act_backward(dA, Z, A, act, dZ):
@@ -273,7 +272,7 @@ def _act_backward_exact():
     for dt in (numba.float32, numba.float64):
         ro = numba.types.Array(dt, 2, "C", readonly=True)
         sigs.append((ro, ro, ro, numba.int64, numba.types.Array(dt, 2, "C")))
-    return numba.njit(sigs, **_lay._JIT)(_lay.act_backward_2d.py_func)
+    return _exact(_lay.act_backward_2d, sigs)
 
 
 def linear_backward(dZ, A_prev, W, scale, l2, dW, db, dA_prev):
@@ -330,8 +329,7 @@ def _backward_exact():
     ro = numba.types.Array(numba.float64, 2, "C", readonly=True)
     rw = numba.types.Array(numba.float64, 2, "C")
     head = (ro, ro, ro, numba.float64, numba.float64, rw, rw)
-    return numba.njit([(*head, rw), (*head, numba.types.none)],
-                      **_lay._JIT)(_lay.linear_backward_small.py_func)
+    return _exact(_lay.linear_backward_small, [(*head, rw), (*head, numba.types.none)])
 
 
 def sigmoid_ce_backward(A, Y, scale, dZ):
@@ -480,6 +478,15 @@ def _inplace(*arrays):
     return flats, False
 
 
+def _exact(kernel, sigs):
+    """A second dispatcher of ``kernel``'s Python function, compiled for ``sigs`` only.
+
+    It shares the kernel's on-disk cache. With ``NUMBA_DISABLE_JIT`` set, the plain
+    function.
+    """
+    return numba.njit(sigs, **_lay._JIT)(getattr(kernel, "py_func", kernel))
+
+
 def _exact_optimizer(kernel, n_arrays, n_scalars):
     """``kernel`` compiled for exactly the optimizers' common argument types.
 
@@ -493,7 +500,7 @@ def _exact_optimizer(kernel, n_arrays, n_scalars):
     """
     sigs = [(*[numba.types.Array(dt, 1, "C")] * n_arrays, *[numba.float64] * n_scalars)
             for dt in (numba.float32, numba.float64)]
-    return numba.njit(sigs, **_lay._JIT)(kernel.py_func)
+    return _exact(kernel, sigs)
 
 
 @functools.cache
