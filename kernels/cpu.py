@@ -493,7 +493,8 @@ def _exact_optimizer(kernel, n_arrays, n_scalars):
     Those are ``n_arrays`` writable C-contiguous 1-D arrays of one float dtype, then
     ``n_scalars`` float64 scalars. Other argument types raise TypeError instead of
     compiling another specialisation, so a wrapper can pass the caller's arrays straight
-    in and fall back to copies on that TypeError: Numba's dispatcher checks dtype, layout
+    in and, on that TypeError, fall back to copies and the kernel's own (lazily
+    compiling) dispatcher, as for any other input: Numba's dispatcher checks dtype, layout
     and writability anyway, and the common call pays for no Python-level flag checks
     (they were a quarter of a 1000-element step). Built on first use (nothing compiles
     at import); float32 and float64 compile together.
@@ -551,7 +552,7 @@ def sgd_step(p, g, lr):
             pass                                # not the common case: copies below
     (pf,), copied = _inplace(p)
     gf = _in_flat(g)
-    (_lay.sgd_flat_par if pf.shape[0] >= PAR_MIN_SIZE else _sgd_exact())(pf, gf, lr)
+    (_lay.sgd_flat_par if pf.shape[0] >= PAR_MIN_SIZE else _lay.sgd_flat)(pf, gf, lr)
     if copied:
         _write_back((p,), (pf,))
 
@@ -575,7 +576,7 @@ def momentum_step(p, g, v, beta, lr):
             pass                                # not the common case: copies below
     (pf, vf), copied = _inplace(p, v)
     gf = _in_flat(g)
-    kernel = _lay.momentum_flat_par if pf.shape[0] >= PAR_MIN_SIZE else _momentum_exact()
+    kernel = _lay.momentum_flat_par if pf.shape[0] >= PAR_MIN_SIZE else _lay.momentum_flat
     kernel(pf, gf, vf, beta, lr)
     if copied:
         _write_back((p, v), (pf, vf))
@@ -603,7 +604,7 @@ def adam_step(p, g, m, v, t, lr, beta1, beta2, eps):
             pass                                # not the common case: copies below
     (pf, mf, vf), copied = _inplace(p, m, v)
     gf = _in_flat(g)
-    kernel = _lay.adam_flat_par if pf.shape[0] >= PAR_MIN_SIZE else _adam_exact()
+    kernel = _lay.adam_flat_par if pf.shape[0] >= PAR_MIN_SIZE else _lay.adam_flat
     kernel(pf, gf, mf, vf, *scalars)
     if copied:
         _write_back((p, m, v), (pf, mf, vf))
@@ -817,9 +818,11 @@ def _warm_one(dt):
     g = r.random(6).astype(dt)
     mm = np.zeros(6, dt)
     vv = np.zeros(6, dt)
-    sgd_step(p, g, 0.1)
-    momentum_step(p, g, mm, 0.9, 0.1)
-    adam_step(p, g, mm, vv, 1, 0.1, 0.9, 0.999, 1e-8)
+    for shape in ((6,), (2, 3)):        # flat buffers, and the notebooks' 2-D arrays
+        sgd_step(p.reshape(shape), g.reshape(shape), 0.1)
+        momentum_step(p.reshape(shape), g.reshape(shape), mm.reshape(shape), 0.9, 0.1)
+        adam_step(p.reshape(shape), g.reshape(shape), mm.reshape(shape), vv.reshape(shape),
+                  1, 0.1, 0.9, 0.999, 1e-8)
     _lay.sgd_flat_par(p, g, 0.1)
     _lay.momentum_flat_par(p, g, mm, 0.9, 0.1)
     _lay.adam_flat_par(p, g, mm, vv, 0.1, 0.001, 0.1, 0.9, 0.999, 1e-8)

@@ -478,6 +478,21 @@ def test_optimizer_step_on_non_contiguous_views():
 
 
 @pytest.mark.parametrize("name", ["sgd", "momentum", "adam"])
+def test_optimizer_step_with_a_float64_gradient_on_float32_state(name):
+    # not the fast path's types: the fallback computes it, as NumPy does, within float32
+    rng = np.random.default_rng(14)
+    p, m, v = (rng.standard_normal(30).astype(np.float32) for _ in range(3))
+    v = np.abs(v)
+    g = rng.standard_normal(30)
+    ref = [p.copy(), g.copy(), m.copy(), v.copy()]
+    _step(cpu, name, p, g, m, v)
+    _step(numpy_ref, name, *ref)
+    for got, want in zip((p, m, v), (ref[0], ref[2], ref[3])):
+        assert got.dtype == np.float32
+        close(got, want, np.float32)
+
+
+@pytest.mark.parametrize("name", ["sgd", "momentum", "adam"])
 def test_optimizer_fast_path_and_read_only_fallbacks(name):
     # flat contiguous writable arrays go straight to a kernel compiled for exactly those
     # types; a read-only g or a strided p falls back to copies without compiling more,
