@@ -17,6 +17,13 @@ AVX2 (Haswell/Zen), and within a few ulps anywhere else:
 
 Everything here is an ``@njit`` helper for the other ``_cpu_*`` modules; nothing is
 public. ``fma`` is LLVM's fused multiply-add (one rounding), which OpenBLAS uses.
+
+Numba compiles a loop that carries several independent accumulators (the 8 of a
+pairwise leaf, the lanes of a dgemv kernel, a tile of dgemm chains) as scalar code. The
+hottest of those loops are therefore written as LLVM IR (``@intrinsic``: ``_pw8``,
+``_dot_*``, ``_lanes_*``, ``_nt_v*``) with one vector lane per accumulator: every lane
+does exactly the scalar operations in the scalar order, so the bits do not change.
+Under ``NUMBA_DISABLE_JIT`` each has a pure-Python twin doing the same operations.
 """
 
 from fractions import Fraction
@@ -53,6 +60,357 @@ def fma(typingctx, a, b, c):
     return a(a, b, c), codegen
 
 
+def _pw8_codegen(context, builder, arytys, arys, n8_v):
+    """LLVM IR of :func:`_pw8` over several rows: one pair of vector accumulators each."""
+    fty = context.get_value_type(arytys[0].dtype)
+    vty = ir.VectorType(fty, 4)
+    ity = n8_v.type
+    c4 = ir.Constant(ity, 4)
+    c8 = ir.Constant(ity, 8)
+    bases = [context.make_array(t)(context, builder, value=v).data for t, v in zip(arytys, arys)]
+
+    def vload(base, idx):
+        ptr = builder.bitcast(builder.gep(base, [idx]), vty.as_pointer())
+        return builder.load(ptr, align=1)
+
+    init = []
+    for base in bases:
+        init += [vload(base, ir.Constant(ity, 0)), vload(base, c4)]
+    entry = builder.basic_block
+    loop = builder.append_basic_block("pw8.loop")
+    body = builder.append_basic_block("pw8.body")
+    done = builder.append_basic_block("pw8.done")
+    builder.branch(loop)
+    builder.position_at_end(loop)
+    u = builder.phi(ity)
+    acc = [builder.phi(vty) for _ in init]
+    builder.cbranch(builder.icmp_signed("<", u, n8_v), body, done)
+    builder.position_at_end(body)
+    k = builder.mul(u, c8)
+    k4 = builder.add(k, c4)
+    nxt = []
+    for r, base in enumerate(bases):
+        nxt += [builder.fadd(acc[2 * r], vload(base, k)),
+                builder.fadd(acc[2 * r + 1], vload(base, k4))]
+    u1 = builder.add(u, ir.Constant(ity, 1))
+    builder.branch(loop)
+    u.add_incoming(ir.Constant(ity, 1), entry)
+    u.add_incoming(u1, body)
+    for a, v0, v1 in zip(acc, init, nxt):
+        a.add_incoming(v0, entry)
+        a.add_incoming(v1, body)
+    builder.position_at_end(done)
+    add = builder.fadd
+    out = []
+    for r in range(len(bases)):
+        x = [builder.extract_element(acc[2 * r + h], ir.Constant(ir.IntType(32), t))
+             for h in range(2) for t in range(4)]
+        out.append(add(add(add(x[0], x[1]), add(x[2], x[3])),
+                       add(add(x[4], x[5]), add(x[6], x[7]))))
+    return out
+
+
+def _pw8_row_type(a):
+    return (isinstance(a, types.Array) and a.ndim == 1 and a.layout == "C"
+            and isinstance(a.dtype, types.Float))
+
+
+@intrinsic
+def _pw8(typingctx, a, n8):
+    """The 8-accumulator loop of NumPy's pairwise leaf on ``a[:8*n8]``, ``n8 >= 1``.
+
+    Accumulator ``t`` is ``a[t] + a[8+t] + ...`` in that order; returns
+    ``((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))``. Written as two 4-lane vector
+    adds per step (Numba compiles the scalar loop as scalar adds); lane ``t`` is
+    accumulator ``t``, so the sum is NumPy's. ``a`` is 1-D C-contiguous with at least
+    ``8 * n8`` elements (the caller's guarantee: nothing is checked here).
+    """
+    if not _pw8_row_type(a):
+        return None
+
+    def codegen(context, builder, signature, args):
+        return _pw8_codegen(context, builder, signature.args[:1], args[:1], args[1])[0]
+
+    return a.dtype(a, types.intp), codegen
+
+
+@intrinsic
+def _pw8x4(typingctx, a, b, c, d, n8):
+    """:func:`_pw8` of four rows of one type at once (a tuple of four sums).
+
+    The rows' chains are independent, so the adder is kept busy where one row alone
+    waits on its add latency.
+    """
+    if not (_pw8_row_type(a) and a == b and b == c and c == d):
+        return None
+
+    def codegen(context, builder, signature, args):
+        sums = _pw8_codegen(context, builder, signature.args[:4], args[:4], args[4])
+        return context.make_tuple(builder, signature.return_type, sums)
+
+    return types.UniTuple(a.dtype, 4)(a, b, c, d, types.intp), codegen
+
+
+def _dot_codegen(context, builder, arytys, arys, n_v, width, fused, combine=True):
+    """LLVM IR of dgemv_t's lane loops: per row ``acc = fma(a, x, acc)`` (``fused``) or
+    ``acc + a * x`` on ``width``-lane vectors over ``n_v`` elements (a multiple of
+    ``width``), lanes combined ``(l0 + l2) + (l1 + l3)`` (``l0 + l1`` for 2 lanes).
+    The last of ``arys`` is ``x``, the others the rows. Without ``combine``, every
+    row's lanes are returned, in order."""
+    fty = context.get_value_type(arytys[0].dtype)
+    vty = ir.VectorType(fty, width)
+    ity = n_v.type
+    bases = [context.make_array(t)(context, builder, value=v).data for t, v in zip(arytys, arys)]
+    xbase, rows = bases[-1], bases[:-1]
+
+    def vload(base, idx):
+        ptr = builder.bitcast(builder.gep(base, [idx]), vty.as_pointer())
+        return builder.load(ptr, align=1)
+
+    if fused:
+        name = "llvm.fma.v%d%s" % (width, "f64" if fty == ir.DoubleType() else "f32")
+        vfma = cgutils.get_or_insert_function(builder.module,
+                                              ir.FunctionType(vty, [vty, vty, vty]), name)
+    zero = ir.Constant(vty, [ir.Constant(fty, 0.0)] * width)
+    entry = builder.basic_block
+    loop = builder.append_basic_block("dot.loop")
+    body = builder.append_basic_block("dot.body")
+    done = builder.append_basic_block("dot.done")
+    builder.branch(loop)
+    builder.position_at_end(loop)
+    i = builder.phi(ity)
+    acc = [builder.phi(vty) for _ in rows]
+    builder.cbranch(builder.icmp_signed("<", i, n_v), body, done)
+    builder.position_at_end(body)
+    xv = vload(xbase, i)
+    nxt = []
+    for a, base in zip(acc, rows):
+        av = vload(base, i)
+        nxt.append(builder.call(vfma, [av, xv, a]) if fused else builder.fadd(a, builder.fmul(av, xv)))
+    i1 = builder.add(i, ir.Constant(ity, width))
+    builder.branch(loop)
+    i.add_incoming(ir.Constant(ity, 0), entry)
+    i.add_incoming(i1, body)
+    for a, v in zip(acc, nxt):
+        a.add_incoming(zero, entry)
+        a.add_incoming(v, body)
+    builder.position_at_end(done)
+    out = []
+    for a in acc:
+        c = [builder.extract_element(a, ir.Constant(ir.IntType(32), t)) for t in range(width)]
+        if not combine:
+            out += c
+        elif width == 4:
+            out.append(builder.fadd(builder.fadd(c[0], c[2]), builder.fadd(c[1], c[3])))
+        else:
+            out.append(builder.fadd(c[0], c[1]))
+    return out
+
+
+def _dot_typer(arrs, n, width, fused, combine=True):
+    """Signature and codegen of a :func:`_dot_codegen` intrinsic on ``arrs`` (rows, x)."""
+    if not (all(_pw8_row_type(t) and t.dtype == arrs[0].dtype for t in arrs)
+            and isinstance(n, types.Integer)):
+        return None
+    n_out = (len(arrs) - 1) * (1 if combine else width)
+    ret = arrs[0].dtype if n_out == 1 else types.UniTuple(arrs[0].dtype, n_out)
+
+    def codegen(context, builder, signature, args):
+        sums = _dot_codegen(context, builder, signature.args[:-1], args[:-1], args[-1],
+                            width, fused, combine)
+        if n_out == 1:
+            return sums[0]
+        return context.make_tuple(builder, signature.return_type, sums)
+
+    return ret(*arrs, types.intp), codegen
+
+
+@intrinsic
+def _dot_f4(typingctx, a, x, n):
+    """``a[:n] . x[:n]`` as dgemv_t's 4-row kernel: 4 fma lanes (``n % 4 == 0``)."""
+    return _dot_typer((a, x), n, 4, True)
+
+
+@intrinsic
+def _dot_m2(typingctx, a, x, n):
+    """``a[:n] . x[:n]`` as dgemv_t's 2-row kernel: 2 mul+add lanes."""
+    return _dot_typer((a, x), n, 2, False)
+
+
+@intrinsic
+def _dot_m4(typingctx, a, x, n):
+    """``a[:n] . x[:n]`` as dgemv_t's 1-row kernel: 4 mul+add lanes."""
+    return _dot_typer((a, x), n, 4, False)
+
+
+@intrinsic
+def _lanes_f4(typingctx, a, x, n):
+    """The 4 fma lanes of :func:`_dot_f4`, uncombined (a 4-tuple)."""
+    return _dot_typer((a, x), n, 4, True, False)
+
+
+@intrinsic
+def _lanes_f4x4(typingctx, a, b, c, d, x, n):
+    """:func:`_lanes_f4` of four rows at once (a 16-tuple, row by row)."""
+    return _dot_typer((a, b, c, d, x), n, 4, True, False)
+
+
+@intrinsic
+def _dot_f4x4(typingctx, a, b, c, d, x, n):
+    """:func:`_dot_f4` of four rows at once (their chains overlap): a 4-tuple."""
+    return _dot_typer((a, b, c, d, x), n, 4, True)
+
+
+def _nt_vec_codegen(context, builder, sig, args, blocks, Q):
+    """LLVM IR of the vector NT tiles: rows ``i ..`` in ``blocks`` (widths 4 or 2) by
+    ``Q`` columns ``q ..`` of independent chains over ``j`` in ``[ls, le)``.
+
+    A block's rows are loaded 4 values of ``j`` at a time and transposed in registers,
+    so one vector holds the block's ``X[i, j]`` and each chain is a lane: per output
+    ``fma(X[i, j], A[q, j], c)`` for ``j`` in order, as OpenBLAS's dgemm kernel does.
+    """
+    xty, aty, tty = sig.args[:3]
+    X, A, T = (context.make_array(t)(context, builder, value=v)
+               for t, v in zip((xty, aty, tty), args[:3]))
+    i_v, q_v, ls_v, le_v = args[3:]
+    fty = context.get_value_type(xty.dtype)
+    fname = "f64" if fty == ir.DoubleType() else "f32"
+    ity = i_v.type
+    i32 = ir.IntType(32)
+    v4 = ir.VectorType(fty, 4)
+    vt = {w: ir.VectorType(fty, w) for w in set(blocks) | {4}}
+    vfma = {w: cgutils.get_or_insert_function(
+        builder.module, ir.FunctionType(vt[w], [vt[w]] * 3), "llvm.fma.v%d%s" % (w, fname))
+        for w in vt}
+    kx = cgutils.unpack_tuple(builder, X.shape, 2)[1]
+    ka = cgutils.unpack_tuple(builder, A.shape, 2)[1]
+    kt = cgutils.unpack_tuple(builder, T.shape, 2)[1]
+
+    def c(v):
+        return ir.Constant(ity, v)
+
+    def mask(m):
+        return ir.Constant(ir.VectorType(i32, len(m)), m)
+
+    starts = [sum(blocks[:b]) for b in range(len(blocks))]
+    n_rows = sum(blocks)
+    xrows = [builder.gep(X.data, [builder.mul(builder.add(i_v, c(r)), kx)])
+             for r in range(n_rows)]
+    arows = [builder.gep(A.data, [builder.mul(builder.add(q_v, c(u)), ka)]) for u in range(Q)]
+
+    def vload(base, idx):
+        ptr = builder.bitcast(builder.gep(base, [idx]), v4.as_pointer())
+        return builder.load(ptr, align=1)
+
+    def splat(x, w):
+        v = builder.insert_element(ir.Constant(vt[w], ir.Undefined), x, ir.Constant(i32, 0))
+        return builder.shuffle_vector(v, ir.Constant(vt[w], ir.Undefined), mask([0] * w))
+
+    n_acc = len(blocks) * Q
+    span = builder.sub(le_v, ls_v)
+    j4 = builder.add(ls_v, builder.mul(builder.sdiv(span, c(4)), c(4)))
+
+    def body4(j, acc):
+        cols = []                # cols[b][t]: the block's X[i.., j + t]
+        for b, w in enumerate(blocks):
+            r0 = starts[b]
+            v = [vload(xrows[r0 + t], j) for t in range(w)]
+            if w == 4:
+                lo01 = builder.shuffle_vector(v[0], v[1], mask([0, 4, 2, 6]))
+                hi01 = builder.shuffle_vector(v[0], v[1], mask([1, 5, 3, 7]))
+                lo23 = builder.shuffle_vector(v[2], v[3], mask([0, 4, 2, 6]))
+                hi23 = builder.shuffle_vector(v[2], v[3], mask([1, 5, 3, 7]))
+                cols.append([builder.shuffle_vector(lo01, lo23, mask([0, 1, 4, 5])),
+                             builder.shuffle_vector(hi01, hi23, mask([0, 1, 4, 5])),
+                             builder.shuffle_vector(lo01, lo23, mask([2, 3, 6, 7])),
+                             builder.shuffle_vector(hi01, hi23, mask([2, 3, 6, 7]))])
+            else:
+                cols.append([builder.shuffle_vector(v[0], v[1], mask([t, 4 + t]))
+                             for t in range(4)])
+        for t in range(4):
+            jt = builder.add(j, c(t))
+            for u in range(Q):
+                a = builder.load(builder.gep(arows[u], [jt]))
+                sp = {w: splat(a, w) for w in set(blocks)}
+                for b, w in enumerate(blocks):
+                    k = b * Q + u
+                    acc[k] = builder.call(vfma[w], [cols[b][t], sp[w], acc[k]])
+        return acc
+
+    def body1(j, acc):
+        cols = []
+        for b, w in enumerate(blocks):
+            col = ir.Constant(vt[w], ir.Undefined)
+            for t in range(w):
+                col = builder.insert_element(
+                    col, builder.load(builder.gep(xrows[starts[b] + t], [j])),
+                    ir.Constant(i32, t))
+            cols.append(col)
+        for u in range(Q):
+            a = builder.load(builder.gep(arows[u], [j]))
+            for b, w in enumerate(blocks):
+                k = b * Q + u
+                acc[k] = builder.call(vfma[w], [cols[b], splat(a, w), acc[k]])
+        return acc
+
+    def run_loop(lo, hi, step, body_fn, tag, init):
+        entry = builder.basic_block
+        head = builder.append_basic_block(tag + ".head")
+        body = builder.append_basic_block(tag + ".body")
+        done = builder.append_basic_block(tag + ".done")
+        builder.branch(head)
+        builder.position_at_end(head)
+        j = builder.phi(ity)
+        acc = [builder.phi(vt[blocks[k // Q]]) for k in range(n_acc)]
+        builder.cbranch(builder.icmp_signed("<", j, hi), body, done)
+        builder.position_at_end(body)
+        nxt = body_fn(j, list(acc))
+        j1 = builder.add(j, c(step))
+        end = builder.basic_block
+        builder.branch(head)
+        j.add_incoming(lo, entry)
+        j.add_incoming(j1, end)
+        for a, a0, a1 in zip(acc, init, nxt):
+            a.add_incoming(a0, entry)
+            a.add_incoming(a1, end)
+        builder.position_at_end(done)
+        return acc
+
+    zeros = [ir.Constant(vt[blocks[k // Q]], [ir.Constant(fty, 0.0)] * blocks[k // Q])
+             for k in range(n_acc)]
+    acc = run_loop(ls_v, j4, 4, body4, "ntv4", zeros)
+    acc = run_loop(j4, le_v, 1, body1, "ntv1", acc)
+    for b, w in enumerate(blocks):
+        for t in range(w):
+            trow = builder.gep(T.data, [builder.mul(builder.add(i_v, c(starts[b] + t)), kt)])
+            for u in range(Q):
+                val = builder.extract_element(acc[b * Q + u], ir.Constant(i32, t))
+                builder.store(val, builder.gep(trow, [builder.add(q_v, c(u))]))
+    return context.get_dummy_value()
+
+
+def _nt_vec_typer(X, A, T, blocks, Q):
+    ok = all(isinstance(t, types.Array) and t.ndim == 2 and t.layout == "C"
+             and t.dtype == X.dtype and isinstance(t.dtype, types.Float) for t in (X, A, T))
+    if not ok or not T.mutable:
+        return None
+
+    def codegen(context, builder, signature, args):
+        return _nt_vec_codegen(context, builder, signature, args, blocks, Q)
+
+    return types.none(X, A, T, types.intp, types.intp, types.intp, types.intp), codegen
+
+
+def _make_nt_vec(blocks, Q):
+    def impl(typingctx, X, A, T, i, q, ls, le):
+        return _nt_vec_typer(X, A, T, blocks, Q)
+    rows = sum(blocks)
+    impl.__name__ = impl.__qualname__ = f"_nt_vec_{rows}x{Q}"
+    impl.__doc__ = (f"``T[i:i+{rows}, q:q+{Q}] = X[i:i+{rows}, ls:le] @ A[q:q+{Q}, ls:le].T``"
+                    " as independent chains over ``j`` (see :func:`_nt_vec_codegen`).")
+    return intrinsic(impl)
+
+
 if config.DISABLE_JIT:
     # NUMBA_DISABLE_JIT=1 runs the kernels as Python (for coverage and debugging): an
     # intrinsic cannot run there, so the same single rounding is done exactly.
@@ -70,6 +428,85 @@ if config.DISABLE_JIT:
         except OverflowError:
             return kind(np.inf if exact > 0 else -np.inf)
 
+    def _pw8(a, n8):  # noqa: F811
+        """The 8-accumulator leaf loop in NumPy's order (pure-Python fallback)."""
+        r = [a[t] for t in range(8)]
+        for u in range(1, n8):
+            for t in range(8):
+                r[t] = r[t] + a[8 * u + t]
+        return ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))
+
+    def _dot_py(a, x, n, width, fused):
+        c = [a.dtype.type(0.0)] * width
+        for i in range(0, n, width):
+            for t in range(width):
+                c[t] = fma(a[i + t], x[i + t], c[t]) if fused else c[t] + a[i + t] * x[i + t]
+        return (c[0] + c[2]) + (c[1] + c[3]) if width == 4 else c[0] + c[1]
+
+    def _dot_f4(a, x, n):  # noqa: F811
+        """4 fma lanes (pure-Python fallback)."""
+        return _dot_py(a, x, n, 4, True)
+
+    def _dot_m2(a, x, n):  # noqa: F811
+        """2 mul+add lanes (pure-Python fallback)."""
+        return _dot_py(a, x, n, 2, False)
+
+    def _dot_m4(a, x, n):  # noqa: F811
+        """4 mul+add lanes (pure-Python fallback)."""
+        return _dot_py(a, x, n, 4, False)
+
+    def _lanes_py(a, x, n):
+        c = [a.dtype.type(0.0)] * 4
+        for i in range(0, n, 4):
+            for t in range(4):
+                c[t] = fma(a[i + t], x[i + t], c[t])
+        return tuple(c)
+
+    def _lanes_f4(a, x, n):  # noqa: F811
+        """4 fma lanes, uncombined (pure-Python fallback)."""
+        return _lanes_py(a, x, n)
+
+    def _lanes_f4x4(a, b, c, d, x, n):  # noqa: F811
+        """Four rows of 4 fma lanes, uncombined (pure-Python fallback)."""
+        return sum((_lanes_py(r, x, n) for r in (a, b, c, d)), ())
+
+    def _dot_f4x4(a, b, c, d, x, n):  # noqa: F811
+        """Four rows of 4 fma lanes (pure-Python fallback)."""
+        return tuple(_dot_py(r, x, n, 4, True) for r in (a, b, c, d))
+
+    def _make_nt_vec(blocks, Q):  # noqa: F811
+        def impl(X, A, T, i, q, ls, le):
+            """Vector NT tile (pure-Python fallback: the same chains, scalar)."""
+            for r in range(sum(blocks)):
+                for u in range(Q):
+                    acc = T.dtype.type(0.0)
+                    for j in range(ls, le):
+                        acc = fma(X[i + r, j], A[q + u, j], acc)
+                    T[i + r, q + u] = acc
+        return impl
+
+    def _pw8x4(a, b, c, d, n8):  # noqa: F811
+        """Four rows of :func:`_pw8` (pure-Python fallback)."""
+        return _pw8(a, n8), _pw8(b, n8), _pw8(c, n8), _pw8(d, n8)
+
+
+#: Vector NT tiles, ``_nt_v{rows}_{Q}``: rows in blocks of 4 (a last block of 2), ``Q``
+#: columns. The callers keep every index in range (nothing is checked here).
+_nt_v4_8 = _make_nt_vec((4,), 8)
+_nt_v4_4 = _make_nt_vec((4,), 4)
+_nt_v4_2 = _make_nt_vec((4,), 2)
+_nt_v4_1 = _make_nt_vec((4,), 1)
+_nt_v2_8 = _make_nt_vec((2,), 8)
+_nt_v2_4 = _make_nt_vec((2,), 4)
+_nt_v2_2 = _make_nt_vec((2,), 2)
+_nt_v2_1 = _make_nt_vec((2,), 1)
+_nt_v8_2 = _make_nt_vec((4, 4), 2)
+_nt_v8_1 = _make_nt_vec((4, 4), 1)
+_nt_v10_2 = _make_nt_vec((4, 4, 2), 2)
+_nt_v10_1 = _make_nt_vec((4, 4, 2), 1)
+_nt_v6_2 = _make_nt_vec((4, 2), 2)
+_nt_v6_1 = _make_nt_vec((4, 2), 1)
+
 
 # --------------------------------------------------------------------------- np.sum
 @njit(**_JIT)
@@ -85,26 +522,8 @@ def _pw_block(a, lo, n):
         for i in range(n):
             res += b[i]
         return res
-    r0 = b[0]
-    r1 = b[1]
-    r2 = b[2]
-    r3 = b[3]
-    r4 = b[4]
-    r5 = b[5]
-    r6 = b[6]
-    r7 = b[7]
     n8 = n // 8
-    for t in range(1, n8):
-        i = 8 * t
-        r0 += b[i]
-        r1 += b[i + 1]
-        r2 += b[i + 2]
-        r3 += b[i + 3]
-        r4 += b[i + 4]
-        r5 += b[i + 5]
-        r6 += b[i + 6]
-        r7 += b[i + 7]
-    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    res = _pw8(b, n8)
     for i in range(8 * n8, n):
         res += b[i]
     return res
@@ -228,6 +647,96 @@ def pairwise_sum(a, square):
     return zero + _pw_3(a, np.int64(0), a.shape[0], square)
 
 
+@njit(**_JIT)
+def _pw_block4(D, i, lo, n):
+    """:func:`_pw_block` of rows ``i .. i+3`` of ``D`` over ``[lo, lo+n)``: four sums."""
+    b0 = D[i][lo:lo + n]
+    b1 = D[i + 1][lo:lo + n]
+    b2 = D[i + 2][lo:lo + n]
+    b3 = D[i + 3][lo:lo + n]
+    if n < 8:
+        s0 = D.dtype.type(-0.0)
+        s1 = s0
+        s2 = s0
+        s3 = s0
+        start = 0
+    else:
+        n8 = n // 8
+        s0, s1, s2, s3 = _pw8x4(b0, b1, b2, b3, n8)
+        start = 8 * n8
+    for k in range(start, n):
+        s0 += b0[k]
+        s1 += b1[k]
+        s2 += b2[k]
+        s3 += b3[k]
+    return s0, s1, s2, s3
+
+
+@njit(**_JIT)
+def _pw_rows4(D, i, n, t_lo, t_n, vals):
+    """NumPy's pairwise recursion (as :func:`_pw_stack`) on rows ``i .. i+3`` at once.
+
+    The recursion depends on ``n`` only, so the four rows share it; ``t_lo``, ``t_n``
+    (192 entries) and ``vals`` (96 x 4) are the explicit stack.
+    """
+    if n <= 128:
+        return _pw_block4(D, i, np.int64(0), n)
+    t_lo[0] = 0
+    t_n[0] = n
+    sp = 1
+    vp = 0
+    while sp > 0:
+        sp -= 1
+        c_lo = t_lo[sp]
+        c_n = t_n[sp]
+        if c_n < 0:                      # combine the two values on top
+            vp -= 1
+            for q in range(4):
+                vals[vp - 1, q] = vals[vp - 1, q] + vals[vp, q]
+        elif c_n <= 128:
+            s0, s1, s2, s3 = _pw_block4(D, i, c_lo, c_n)
+            vals[vp, 0] = s0
+            vals[vp, 1] = s1
+            vals[vp, 2] = s2
+            vals[vp, 3] = s3
+            vp += 1
+        else:
+            n2 = c_n // 2
+            n2 -= n2 % 8
+            t_lo[sp] = 0
+            t_n[sp] = -1
+            t_lo[sp + 1] = c_lo + n2
+            t_n[sp + 1] = c_n - n2
+            t_lo[sp + 2] = c_lo
+            t_n[sp + 2] = n2
+            sp += 3
+    return vals[0, 0], vals[0, 1], vals[0, 2], vals[0, 3]
+
+
+@njit(**_JIT)
+def row_sums(D, scale, out):
+    """``out[i] = scale * np.sum(D[i])`` for every row of a C-contiguous 2-D ``D``.
+
+    Each row is :func:`pairwise_sum` bit for bit; rows go four at a time.
+    """
+    n_rows, n = D.shape
+    zero = D.dtype.type(0.0)
+    s = D.dtype.type(scale)
+    n4 = n_rows - n_rows % 4
+    deep = n > 128 and n4 > 0
+    t_lo = np.empty(192 if deep else 0, np.int64)
+    t_n = np.empty(192 if deep else 0, np.int64)
+    vals = np.empty((96 if deep else 0, 4), D.dtype)
+    for i in range(0, n4, 4):
+        s0, s1, s2, s3 = _pw_rows4(D, i, n, t_lo, t_n, vals)
+        out[i] = s * (zero + s0)
+        out[i + 1] = s * (zero + s1)
+        out[i + 2] = s * (zero + s2)
+        out[i + 3] = s * (zero + s3)
+    for i in range(n4, n_rows):
+        out[i] = s * pairwise_sum(D[i], False)
+
+
 # --------------------------------------------------------------------------- gemm rows
 @njit(**_JIT)
 def gemm_k_block(k_left):
@@ -315,6 +824,17 @@ def _tail_rows(w, B, r, ws):
     m = r.shape[0]
     m4 = m - m % 4
     zero = r.dtype.type(0.0)
+    if k < 8:
+        # no unrolled part: lanes 1-3 stay +0, so the sum is lane 0's chain plus +0
+        _chain_rows(w, B, r[:m4], True)
+        for j in range(m4):
+            r[j] = r[j] + zero
+        for j in range(m4, m):
+            s = zero
+            for t in range(k):
+                s = fma(w[t], B[t, j], s)
+            r[j] = s
+        return
     a0 = ws[:m4]
     a1 = ws[m4:2 * m4]
     a2 = ws[2 * m4:3 * m4]
@@ -452,30 +972,12 @@ def _dot_lanes(a, x, kind):
     kind 0: 4 lanes of fma (the 4-row kernel); 1: 2 lanes of mul+add (2-row kernel);
     2: 4 lanes of mul+add (1-row kernel). Lanes combine as ``(l0 + l2) + (l1 + l3)``.
     """
-    zero = a.dtype.type(0.0)
-    c0 = zero
-    c1 = zero
-    c2 = zero
-    c3 = zero
     n = a.shape[0]
     if kind == 0:
-        for i in range(0, n, 4):
-            c0 = fma(a[i], x[i], c0)
-            c1 = fma(a[i + 1], x[i + 1], c1)
-            c2 = fma(a[i + 2], x[i + 2], c2)
-            c3 = fma(a[i + 3], x[i + 3], c3)
-        return (c0 + c2) + (c1 + c3)
+        return _dot_f4(a, x, n)
     if kind == 1:
-        for i in range(0, n, 2):
-            c0 = c0 + a[i] * x[i]
-            c1 = c1 + a[i + 1] * x[i + 1]
-        return c0 + c1
-    for i in range(0, n, 4):
-        c0 = c0 + a[i] * x[i]
-        c1 = c1 + a[i + 1] * x[i + 1]
-        c2 = c2 + a[i + 2] * x[i + 2]
-        c3 = c3 + a[i + 3] * x[i + 3]
-    return (c0 + c2) + (c1 + c3)
+        return _dot_m2(a, x, n)
+    return _dot_m4(a, x, n)
 
 
 @njit(**_JIT)
@@ -487,6 +989,18 @@ def gemv_kind(i, n):
     if (n & 2) and i < n4 + 2:
         return 1
     return 2
+
+
+@njit(**_JIT)
+def _gemv_tail(a, x, off, m3, y):
+    """dgemv_t's last ``m3 = len % 4`` terms from ``off``, added to ``y`` (C tail order)."""
+    if m3 == 1:
+        y = fma(a[off], x[off], y)
+    elif m3 == 2:
+        y = y + fma(a[off], x[off], a[off + 1] * x[off + 1])
+    elif m3 == 3:
+        y = y + fma(a[off + 2], x[off + 2], fma(a[off], x[off], a[off + 1] * x[off + 1]))
+    return y
 
 
 @njit(**_JIT)
@@ -511,23 +1025,40 @@ def gemv_dot(a, x, kind):
             nb = m2
         y = y + _dot_lanes(a[off:off + nb], x[off:off + nb], kind)
         off += nb
-    if m3 == 1:
-        y = fma(a[off], x[off], y)
-    elif m3 == 2:
-        y = y + fma(a[off], x[off], a[off + 1] * x[off + 1])
-    elif m3 == 3:
-        y = y + fma(a[off + 2], x[off + 2], fma(a[off], x[off], a[off + 1] * x[off + 1]))
-    return y
+    return _gemv_tail(a, x, off, m3, y)
 
 
 @njit(**_JIT)
 def gemv_dots(M, x, y):
     """``y[i] = M[i, :] . x`` in OpenBLAS dgemv_t order (NumPy's matrix @ vector).
 
-    Rows in groups of 4 (fma lanes), then a pair and a single (mul+add lanes).
+    Rows in groups of 4 (fma lanes), then a pair and a single (mul+add lanes). Below
+    one block of the dot length the groups of 4 run together (as :func:`gemv_dot`).
     """
-    n = M.shape[0]
-    for i in range(n):
+    n, K = M.shape
+    n4 = n - n % 4
+    i0 = 0
+    if K < GEMV_NB:
+        m3 = K & 3
+        K4 = K - m3
+        zero = M.dtype.type(0.0)
+        for i in range(0, n4, 4):
+            y0 = zero
+            y1 = zero
+            y2 = zero
+            y3 = zero
+            if K4 > 0:
+                s0, s1, s2, s3 = _dot_f4x4(M[i], M[i + 1], M[i + 2], M[i + 3], x, K4)
+                y0 = y0 + s0
+                y1 = y1 + s1
+                y2 = y2 + s2
+                y3 = y3 + s3
+            y[i] = _gemv_tail(M[i], x, K4, m3, y0)
+            y[i + 1] = _gemv_tail(M[i + 1], x, K4, m3, y1)
+            y[i + 2] = _gemv_tail(M[i + 2], x, K4, m3, y2)
+            y[i + 3] = _gemv_tail(M[i + 3], x, K4, m3, y3)
+        i0 = n4
+    for i in range(i0, n):
         y[i] = gemv_dot(M[i], x, gemv_kind(i, n))
 
 
@@ -662,163 +1193,29 @@ def mm_tn(W, B, C, ws):
 
 
 @njit(**_JIT)
-def _nt_2x4(X, A, T, i, q, ls, le):
-    """``T[i:i+2, q:q+4] = X[i:i+2, ls:le] @ A[q:q+4, ls:le].T`` as 8 chains over ``j``."""
-    zero = T.dtype.type(0.0)
-    c00 = zero
-    c01 = zero
-    c02 = zero
-    c03 = zero
-    c10 = zero
-    c11 = zero
-    c12 = zero
-    c13 = zero
-    x0 = X[i]
-    x1 = X[i + 1]
-    a0 = A[q]
-    a1 = A[q + 1]
-    a2 = A[q + 2]
-    a3 = A[q + 3]
-    for j in range(ls, le):
-        u = x0[j]
-        v = x1[j]
-        c00 = fma(u, a0[j], c00)
-        c01 = fma(u, a1[j], c01)
-        c02 = fma(u, a2[j], c02)
-        c03 = fma(u, a3[j], c03)
-        c10 = fma(v, a0[j], c10)
-        c11 = fma(v, a1[j], c11)
-        c12 = fma(v, a2[j], c12)
-        c13 = fma(v, a3[j], c13)
-    T[i, q] = c00
-    T[i, q + 1] = c01
-    T[i, q + 2] = c02
-    T[i, q + 3] = c03
-    T[i + 1, q] = c10
-    T[i + 1, q + 1] = c11
-    T[i + 1, q + 2] = c12
-    T[i + 1, q + 3] = c13
-
-
-@njit(**_JIT)
-def _nt_4x2(X, A, T, i, q, ls, le):
-    """Chains over ``j`` of ``X[i:i+4] . A[q:q+2]`` into ``T`` (8 chains)."""
-    zero = T.dtype.type(0.0)
-    c00 = zero
-    c01 = zero
-    c10 = zero
-    c11 = zero
-    c20 = zero
-    c21 = zero
-    c30 = zero
-    c31 = zero
-    x0 = X[i]
-    x1 = X[i + 1]
-    x2 = X[i + 2]
-    x3 = X[i + 3]
-    a0 = A[q]
-    a1 = A[q + 1]
-    for j in range(ls, le):
-        u = a0[j]
-        v = a1[j]
-        c00 = fma(x0[j], u, c00)
-        c01 = fma(x0[j], v, c01)
-        c10 = fma(x1[j], u, c10)
-        c11 = fma(x1[j], v, c11)
-        c20 = fma(x2[j], u, c20)
-        c21 = fma(x2[j], v, c21)
-        c30 = fma(x3[j], u, c30)
-        c31 = fma(x3[j], v, c31)
-    T[i, q] = c00
-    T[i, q + 1] = c01
-    T[i + 1, q] = c10
-    T[i + 1, q + 1] = c11
-    T[i + 2, q] = c20
-    T[i + 2, q + 1] = c21
-    T[i + 3, q] = c30
-    T[i + 3, q + 1] = c31
-
-
-@njit(**_JIT)
-def _nt_4x1(X, A, T, i, q, ls, le):
-    """Chains over ``j`` of ``X[i:i+4] . A[q]`` into ``T`` (4 chains)."""
-    zero = T.dtype.type(0.0)
-    c0 = zero
-    c1 = zero
-    c2 = zero
-    c3 = zero
-    x0 = X[i]
-    x1 = X[i + 1]
-    x2 = X[i + 2]
-    x3 = X[i + 3]
-    a0 = A[q]
-    for j in range(ls, le):
-        u = a0[j]
-        c0 = fma(x0[j], u, c0)
-        c1 = fma(x1[j], u, c1)
-        c2 = fma(x2[j], u, c2)
-        c3 = fma(x3[j], u, c3)
-    T[i, q] = c0
-    T[i + 1, q] = c1
-    T[i + 2, q] = c2
-    T[i + 3, q] = c3
-
-
-@njit(**_JIT)
-def _nt_2x1(X, A, T, i, q, ls, le):
-    """Chains over ``j`` of ``X[i:i+2] . A[q]`` into ``T`` (2 chains)."""
-    zero = T.dtype.type(0.0)
-    c0 = zero
-    c1 = zero
-    x0 = X[i]
-    x1 = X[i + 1]
-    a0 = A[q]
-    for j in range(ls, le):
-        u = a0[j]
-        c0 = fma(x0[j], u, c0)
-        c1 = fma(x1[j], u, c1)
-    T[i, q] = c0
-    T[i + 1, q] = c1
-
-
-@njit(**_JIT)
 def _nt_tail(x, A, out, ls, le):
     """OpenBLAS's one-column kernel for ``out[q] = x . A[q]`` over ``j`` in ``[ls, le)``.
 
     Columns ``q < p - p % 4``: 4 lanes ``j % 4`` over the unrolled-by-8 part of the
     block, the rest into lane 0, summed ``(l0 + l1) + (l2 + l3)``; the last ``p % 4``
-    columns: one chain. Written (not added) into ``out``. Two columns at a time (8
-    independent chains: the lanes' fma latency, not their count, bounds this loop).
+    columns: one chain. Written (not added) into ``out``. The lanes are one vector
+    (4 columns at a time, so 4 vector chains overlap).
     """
     p = A.shape[0]
     p4 = p - p % 4
     zero = out.dtype.type(0.0)
     kk = ls + 8 * ((le - ls) // 8)
-    for q in range(0, p4, 2):
-        a = A[q]
-        c = A[q + 1]
-        l0 = zero
-        l1 = zero
-        l2 = zero
-        l3 = zero
-        h0 = zero
-        h1 = zero
-        h2 = zero
-        h3 = zero
-        for j in range(ls, kk, 4):
-            l0 = fma(x[j], a[j], l0)
-            h0 = fma(x[j], c[j], h0)
-            l1 = fma(x[j + 1], a[j + 1], l1)
-            h1 = fma(x[j + 1], c[j + 1], h1)
-            l2 = fma(x[j + 2], a[j + 2], l2)
-            h2 = fma(x[j + 2], c[j + 2], h2)
-            l3 = fma(x[j + 3], a[j + 3], l3)
-            h3 = fma(x[j + 3], c[j + 3], h3)
-        for j in range(kk, le):
-            l0 = fma(x[j], a[j], l0)
-            h0 = fma(x[j], c[j], h0)
-        out[q] = (l0 + l1) + (l2 + l3)
-        out[q + 1] = (h0 + h1) + (h2 + h3)
+    xs = x[ls:kk]
+    nk = kk - ls
+    for q in range(0, p4, 4):
+        lanes = _lanes_f4x4(A[q][ls:kk], A[q + 1][ls:kk], A[q + 2][ls:kk], A[q + 3][ls:kk],
+                            xs, nk)
+        for u in range(4):
+            a = A[q + u]
+            l0 = lanes[4 * u]
+            for j in range(kk, le):
+                l0 = fma(x[j], a[j], l0)
+            out[q + u] = (l0 + lanes[4 * u + 1]) + (lanes[4 * u + 2] + lanes[4 * u + 3])
     for q in range(p4, p):
         a = A[q]
         s = zero
@@ -829,32 +1226,80 @@ def _nt_tail(x, A, out, ls, le):
 
 @njit(**_JIT)
 def _nt_block(X, A, T, ls, le):
-    """``T = X[:, ls:le] @ A[:, ls:le].T`` as dgemm does one k block (chains over j)."""
+    """``T = X[:, ls:le] @ A[:, ls:le].T`` as dgemm does one k block (chains over j).
+
+    Every row but an odd last one is a plain chain per element: those rows go through
+    the vector tiles (one chain per lane; with fewer than 4 columns, up to 10 rows per
+    tile so that enough chains overlap). The last row of an odd count is OpenBLAS's
+    one-column tail.
+    """
     n = X.shape[0]
     p = A.shape[0]
     nn = n - 1 if n % 2 == 1 else n       # rows in pairs; an odd last row is the tail
-    p4 = p - p % 4
-    if p >= 4:
-        for i in range(0, nn, 2):
-            for q in range(0, p4, 4):
-                _nt_2x4(X, A, T, i, q, ls, le)
-        q0 = p4
+    i = 0
+    if p < 4:
+        while i < nn:
+            left = nn - i
+            q = 0
+            if left == 10 or left == 2 or left == 6:
+                while q + 2 <= p:
+                    if left == 10:
+                        _nt_v10_2(X, A, T, i, q, ls, le)
+                    elif left == 6:
+                        _nt_v6_2(X, A, T, i, q, ls, le)
+                    else:
+                        _nt_v2_2(X, A, T, i, q, ls, le)
+                    q += 2
+                if q < p:
+                    if left == 10:
+                        _nt_v10_1(X, A, T, i, q, ls, le)
+                    elif left == 6:
+                        _nt_v6_1(X, A, T, i, q, ls, le)
+                    else:
+                        _nt_v2_1(X, A, T, i, q, ls, le)
+                i = nn
+            elif left >= 8:
+                while q + 2 <= p:
+                    _nt_v8_2(X, A, T, i, q, ls, le)
+                    q += 2
+                if q < p:
+                    _nt_v8_1(X, A, T, i, q, ls, le)
+                i += 8
+            else:                          # 4 rows
+                while q + 2 <= p:
+                    _nt_v4_2(X, A, T, i, q, ls, le)
+                    q += 2
+                if q < p:
+                    _nt_v4_1(X, A, T, i, q, ls, le)
+                i += 4
     else:
-        q0 = 0
-    n4 = nn - nn % 4
-    q = q0
-    while q + 2 <= p:
-        for i in range(0, n4, 4):
-            _nt_4x2(X, A, T, i, q, ls, le)
-        if n4 < nn:
-            _nt_2x1(X, A, T, n4, q, ls, le)
-            _nt_2x1(X, A, T, n4, q + 1, ls, le)
-        q += 2
-    if q < p:
-        for i in range(0, n4, 4):
-            _nt_4x1(X, A, T, i, q, ls, le)
-        if n4 < nn:
-            _nt_2x1(X, A, T, n4, q, ls, le)
+        while i < nn:
+            two = nn - i == 2
+            q = 0
+            while q + 8 <= p:
+                if two:
+                    _nt_v2_8(X, A, T, i, q, ls, le)
+                else:
+                    _nt_v4_8(X, A, T, i, q, ls, le)
+                q += 8
+            if q + 4 <= p:
+                if two:
+                    _nt_v2_4(X, A, T, i, q, ls, le)
+                else:
+                    _nt_v4_4(X, A, T, i, q, ls, le)
+                q += 4
+            if q + 2 <= p:
+                if two:
+                    _nt_v2_2(X, A, T, i, q, ls, le)
+                else:
+                    _nt_v4_2(X, A, T, i, q, ls, le)
+                q += 2
+            if q < p:
+                if two:
+                    _nt_v2_1(X, A, T, i, q, ls, le)
+                else:
+                    _nt_v4_1(X, A, T, i, q, ls, le)
+            i += 2 if two else 4
     if nn < n:
         _nt_tail(X[n - 1], A, T[n - 1], ls, le)
 
@@ -864,8 +1309,8 @@ def mm_nt(X, A, C, ws):
     """``C = X @ A.T`` (X (n, k), A (p, k), C (n, p), all C-contiguous) in NumPy order.
 
     dgemm order: per element a chain over ``k`` (in k blocks, added), the last row of
-    an odd number of rows in OpenBLAS's one-column order. Computed in register tiles
-    of independent chains (no transposes). ``ws``: scratch of at least ``n * p``.
+    an odd number of rows in OpenBLAS's one-column order. Computed in vector tiles of
+    independent chains (:func:`_nt_block`). ``ws``: scratch of at least ``n * p``.
     """
     n, k = X.shape
     p = A.shape[0]

@@ -218,7 +218,7 @@ def dw_db_epilogue(dZ, W, scale, l2, dW, db):
         if l2 != 0.0:
             for p in range(n_in):
                 dW[i, p] = dW[i, p] + c * W[i, p]
-        db[i] = s * blas.pairwise_sum(dZ[i], False)
+    blas.row_sums(dZ, scale, db)
 
 
 @njit(**_JIT)
