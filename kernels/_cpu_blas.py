@@ -411,6 +411,131 @@ def _make_nt_vec(blocks, Q):
     return intrinsic(impl)
 
 
+def _nn_vec_codegen(context, builder, sig, args, R, trans):
+    """LLVM IR of the vector NN tiles: rows ``i .. i+R-1`` of ``C = W @ A`` (``W.T @ A``
+    with ``trans``), each element the fma chain over ``l`` from 0 in order (as
+    :func:`_rows_chain`), 8 then 4 columns a step, the rows' chains in registers."""
+    wty, aty, cty = sig.args[:3]
+    W, A, C = (context.make_array(t)(context, builder, value=v)
+               for t, v in zip((wty, aty, cty), args[:3]))
+    i_v = args[3]
+    fty = context.get_value_type(wty.dtype)
+    fname = "f64" if fty == ir.DoubleType() else "f32"
+    ity = i_v.type
+    i32 = ir.IntType(32)
+    vt = {4: ir.VectorType(fty, 4), 1: fty}
+    fmas = {4: cgutils.get_or_insert_function(
+                builder.module, ir.FunctionType(vt[4], [vt[4]] * 3), "llvm.fma.v4" + fname),
+            1: cgutils.get_or_insert_function(
+                builder.module, ir.FunctionType(fty, [fty] * 3), "llvm.fma." + fname)}
+    kw = cgutils.unpack_tuple(builder, W.shape, 2)[1]
+    k, m = cgutils.unpack_tuple(builder, A.shape, 2)
+    kc = cgutils.unpack_tuple(builder, C.shape, 2)[1]
+
+    def c(v):
+        return ir.Constant(ity, v)
+
+    def w_at(r, l):
+        if trans:
+            idx = builder.add(builder.mul(l, kw), builder.add(i_v, c(r)))
+        else:
+            idx = builder.add(builder.mul(builder.add(i_v, c(r)), kw), l)
+        return builder.load(builder.gep(W.data, [idx]))
+
+    def splat(x, width):
+        if width == 1:
+            return x
+        v = builder.insert_element(ir.Constant(vt[4], ir.Undefined), x, ir.Constant(i32, 0))
+        return builder.shuffle_vector(v, ir.Constant(vt[4], ir.Undefined),
+                                      ir.Constant(ir.VectorType(i32, 4), [0] * 4))
+
+    def load(base, idx, width):
+        ptr = builder.gep(base, [idx])
+        if width == 1:
+            return builder.load(ptr)
+        return builder.load(builder.bitcast(ptr, vt[4].as_pointer()), align=1)
+
+    def loop(lo, hi, step, init, body_fn, tag):
+        """``for v in range(lo, hi, step)`` carrying ``init``; returns the carried values."""
+        entry = builder.basic_block
+        head = builder.append_basic_block(tag + ".head")
+        body = builder.append_basic_block(tag + ".body")
+        done = builder.append_basic_block(tag + ".done")
+        builder.branch(head)
+        builder.position_at_end(head)
+        v = builder.phi(ity)
+        carried = [builder.phi(x.type) for x in init]
+        builder.cbranch(builder.icmp_signed("<", builder.add(v, c(step - 1)), hi), body, done)
+        builder.position_at_end(body)
+        nxt = body_fn(v, list(carried))
+        v1 = builder.add(v, c(step))
+        end = builder.basic_block
+        builder.branch(head)
+        v.add_incoming(lo, entry)
+        v.add_incoming(v1, end)
+        for x, x0, x1 in zip(carried, init, nxt):
+            x.add_incoming(x0, entry)
+            x.add_incoming(x1, end)
+        builder.position_at_end(done)
+        return v, carried
+
+    def columns(j, nv, width):
+        """Rows' chains for columns ``j .. j + nv*width - 1``, stored into ``C``."""
+        zero = (ir.Constant(vt[4], [ir.Constant(fty, 0.0)] * 4) if width == 4
+                else ir.Constant(fty, 0.0))
+
+        def step(l, acc):
+            arow = builder.mul(l, m)
+            av = [load(A.data, builder.add(arow, builder.add(j, c(width * t))), width)
+                  for t in range(nv)]
+            for r in range(R):
+                w = splat(w_at(r, l), width)
+                for t in range(nv):
+                    acc[r * nv + t] = builder.call(fmas[width], [w, av[t], acc[r * nv + t]])
+            return acc
+
+        _, acc = loop(c(0), k, 1, [zero] * (R * nv), step, "nnl")
+        for r in range(R):
+            crow = builder.mul(builder.add(i_v, c(r)), kc)
+            for t in range(nv):
+                ptr = builder.gep(C.data, [builder.add(crow, builder.add(j, c(width * t)))])
+                if width == 4:
+                    ptr = builder.bitcast(ptr, vt[4].as_pointer())
+                    builder.store(acc[r * nv + t], ptr, align=1)
+                else:
+                    builder.store(acc[r * nv + t], ptr)
+
+    def block(nv, width):
+        def body(j, carried):
+            columns(j, nv, width)
+            return []
+        return body
+
+    j_end, _ = loop(c(0), m, 8, [], block(2, 4), "nn8")
+    j_end, _ = loop(j_end, m, 4, [], block(1, 4), "nn4")
+    loop(j_end, m, 1, [], block(1, 1), "nn1")
+    return context.get_dummy_value()
+
+
+def _make_nn_vec(R, trans):
+    def impl(typingctx, W, A, C, i):
+        ok = all(isinstance(t, types.Array) and t.ndim == 2 and t.layout == "C"
+                 and t.dtype == W.dtype and isinstance(t.dtype, types.Float)
+                 for t in (W, A, C))
+        if not ok or not C.mutable:
+            return None
+
+        def codegen(context, builder, signature, args):
+            return _nn_vec_codegen(context, builder, signature, args, R, trans)
+
+        return types.none(W, A, C, types.intp), codegen
+    what = "W.T" if trans else "W"
+    impl.__name__ = impl.__qualname__ = f"_nn_v{R}{'t' if trans else ''}"
+    impl.__doc__ = (f"Rows ``i .. i+{R - 1}`` of ``C = {what} @ A`` as fma chains over ``l``"
+                    " (see :func:`_nn_vec_codegen`).")
+    return intrinsic(impl)
+
+
 if config.DISABLE_JIT:
     # NUMBA_DISABLE_JIT=1 runs the kernels as Python (for coverage and debugging): an
     # intrinsic cannot run there, so the same single rounding is done exactly.
@@ -485,6 +610,18 @@ if config.DISABLE_JIT:
                     T[i + r, q + u] = acc
         return impl
 
+    def _make_nn_vec(R, trans):  # noqa: F811
+        def impl(W, A, C, i):
+            """Vector NN tile (pure-Python fallback: the same chains, scalar)."""
+            k, m = A.shape
+            for r in range(R):
+                for j in range(m):
+                    acc = C.dtype.type(0.0)
+                    for l in range(k):
+                        acc = fma(W[l, i + r] if trans else W[i + r, l], A[l, j], acc)
+                    C[i + r, j] = acc
+        return impl
+
     def _pw8x4(a, b, c, d, n8):  # noqa: F811
         """Four rows of :func:`_pw8` (pure-Python fallback)."""
         return _pw8(a, n8), _pw8(b, n8), _pw8(c, n8), _pw8(d, n8)
@@ -506,6 +643,11 @@ _nt_v10_2 = _make_nt_vec((4, 4, 2), 2)
 _nt_v10_1 = _make_nt_vec((4, 4, 2), 1)
 _nt_v6_2 = _make_nt_vec((4, 2), 2)
 _nt_v6_1 = _make_nt_vec((4, 2), 1)
+#: Vector NN tiles: 4 or 2 rows of ``W @ A`` (``t``: of ``W.T @ A``).
+_nn_v4 = _make_nn_vec(4, False)
+_nn_v2 = _make_nn_vec(2, False)
+_nn_v4t = _make_nn_vec(4, True)
+_nn_v2t = _make_nn_vec(2, True)
 
 
 # --------------------------------------------------------------------------- np.sum
@@ -1101,37 +1243,56 @@ def _rows_chain(W, trans, A, C, i0, i1):
     """Rows ``i0 .. i1-1`` of ``C = W @ A`` (``W.T @ A`` with ``trans``), ``k <= GEMM_Q``.
 
     Per element the fma chain over ``k`` of :func:`_chain_rows` (so the same bits as
-    :func:`gemm_row` on a row that is not a tail row), indexing the 2-D arrays directly:
-    no row views, which cost more than the arithmetic on the notebooks' tiny layers.
+    :func:`gemm_row` on a row that is not a tail row): 4 rows at a time in the vector
+    tiles, then 2, then one.
     """
+    i = i0
+    while i + 4 <= i1:
+        if trans:
+            _nn_v4t(W, A, C, i)
+        else:
+            _nn_v4(W, A, C, i)
+        i += 4
+    if i + 2 <= i1:
+        if trans:
+            _nn_v2t(W, A, C, i)
+        else:
+            _nn_v2(W, A, C, i)
+        i += 2
+    if i < i1:
+        _rows_chain1(W, trans, A, C, i)
+
+
+@njit(**_JIT)
+def _rows_chain1(W, trans, A, C, i):
+    """Row ``i`` of :func:`_rows_chain` in scalar loops."""
     k = A.shape[0]
     m = A.shape[1]
     zero = C.dtype.type(0.0)
-    for i in range(i0, i1):
-        w0 = _w(W, i, 0, trans)
-        if k >= 2:
-            w1 = _w(W, i, 1, trans)
-            for j in range(m):
-                C[i, j] = fma(w1, A[1, j], fma(w0, A[0, j], zero))
-            l = 2
-        else:
-            for j in range(m):
-                C[i, j] = fma(w0, A[0, j], zero)
-            l = 1
-        while l + 4 <= k:
-            w0 = _w(W, i, l, trans)
-            w1 = _w(W, i, l + 1, trans)
-            w2 = _w(W, i, l + 2, trans)
-            w3 = _w(W, i, l + 3, trans)
-            for j in range(m):
-                C[i, j] = fma(w3, A[l + 3, j], fma(w2, A[l + 2, j],
-                              fma(w1, A[l + 1, j], fma(w0, A[l, j], C[i, j]))))
-            l += 4
-        while l < k:
-            w0 = _w(W, i, l, trans)
-            for j in range(m):
-                C[i, j] = fma(w0, A[l, j], C[i, j])
-            l += 1
+    w0 = _w(W, i, 0, trans)
+    if k >= 2:
+        w1 = _w(W, i, 1, trans)
+        for j in range(m):
+            C[i, j] = fma(w1, A[1, j], fma(w0, A[0, j], zero))
+        l = 2
+    else:
+        for j in range(m):
+            C[i, j] = fma(w0, A[0, j], zero)
+        l = 1
+    while l + 4 <= k:
+        w0 = _w(W, i, l, trans)
+        w1 = _w(W, i, l + 1, trans)
+        w2 = _w(W, i, l + 2, trans)
+        w3 = _w(W, i, l + 3, trans)
+        for j in range(m):
+            C[i, j] = fma(w3, A[l + 3, j], fma(w2, A[l + 2, j],
+                          fma(w1, A[l + 1, j], fma(w0, A[l, j], C[i, j]))))
+        l += 4
+    while l < k:
+        w0 = _w(W, i, l, trans)
+        for j in range(m):
+            C[i, j] = fma(w0, A[l, j], C[i, j])
+        l += 1
 
 
 @njit(**_JIT)

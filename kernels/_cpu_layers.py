@@ -107,14 +107,14 @@ def _linear_act_rows(A_prev, W, b, act, Z, A, i0, i1):
     """Rows ``i0 .. i1-1`` of ``Z = W @ A_prev + b``, ``A = g(Z)`` (``k <= GEMM_Q``).
 
     The fma chains of ``blas._rows_chain`` (the same bits as ``blas.mm_nn``), then the
-    bias and activation while the row is still in L1. With ReLU and two inputs (the
+    bias and activation row by row (the rows are still in L1). With ReLU and two inputs (the
     notebooks' first layers) chain, bias and activation are one pass.
     """
     k = A_prev.shape[0]
     m = A_prev.shape[1]
     zero = Z.dtype.type(0.0)
-    for i in range(i0, i1):
-        if k == 2 and act == RELU:
+    if k == 2 and act == RELU:
+        for i in range(i0, i1):
             bias = b[i]
             w0 = W[i, 0]
             w1 = W[i, 1]
@@ -122,8 +122,9 @@ def _linear_act_rows(A_prev, W, b, act, Z, A, i0, i1):
                 v = blas.fma(w1, A_prev[1, j], blas.fma(w0, A_prev[0, j], zero)) + bias
                 Z[i, j] = v
                 A[i, j] = zero if v < zero else v  # noqa: FURB136 (as activate_row)
-        else:
-            blas._rows_chain(W, False, A_prev, Z, i, i + 1)
+    else:
+        blas._rows_chain(W, False, A_prev, Z, i0, i1)
+        for i in range(i0, i1):
             _bias_act_row(Z, b, act, A, i)
 
 
