@@ -536,6 +536,98 @@ def _make_nn_vec(R, trans):
     return intrinsic(impl)
 
 
+def _tail_vec_codegen(context, builder, sig, args):
+    """LLVM IR of :func:`_tail_v`: OpenBLAS's one-column kernel on 4 columns a step."""
+    wty, bty, rty = sig.args[:3]
+    w, B, r = (context.make_array(t)(context, builder, value=v)
+               for t, v in zip((wty, bty, rty), args[:3]))
+    m4_v = args[3]
+    fty = context.get_value_type(wty.dtype)
+    fname = "f64" if fty == ir.DoubleType() else "f32"
+    ity = m4_v.type
+    i32 = ir.IntType(32)
+    vty = ir.VectorType(fty, 4)
+    vfma = cgutils.get_or_insert_function(
+        builder.module, ir.FunctionType(vty, [vty] * 3), "llvm.fma.v4" + fname)
+    k, m = cgutils.unpack_tuple(builder, B.shape, 2)
+
+    def c(v):
+        return ir.Constant(ity, v)
+
+    def loop(lo, hi, step, init, body_fn, tag):
+        entry = builder.basic_block
+        head = builder.append_basic_block(tag + ".head")
+        body = builder.append_basic_block(tag + ".body")
+        done = builder.append_basic_block(tag + ".done")
+        builder.branch(head)
+        builder.position_at_end(head)
+        v = builder.phi(ity)
+        carried = [builder.phi(x.type) for x in init]
+        builder.cbranch(builder.icmp_signed("<", builder.add(v, c(step - 1)), hi), body, done)
+        builder.position_at_end(body)
+        nxt = body_fn(v, list(carried))
+        v1 = builder.add(v, c(step))
+        end = builder.basic_block
+        builder.branch(head)
+        v.add_incoming(lo, entry)
+        v.add_incoming(v1, end)
+        for x, x0, x1 in zip(carried, init, nxt):
+            x.add_incoming(x0, entry)
+            x.add_incoming(x1, end)
+        builder.position_at_end(done)
+        return v, carried
+
+    def term(l, j):
+        wl = builder.load(builder.gep(w.data, [l]))
+        sp = builder.insert_element(ir.Constant(vty, ir.Undefined), wl, ir.Constant(i32, 0))
+        sp = builder.shuffle_vector(sp, ir.Constant(vty, ir.Undefined),
+                                    ir.Constant(ir.VectorType(i32, 4), [0] * 4))
+        ptr = builder.gep(B.data, [builder.add(builder.mul(l, m), j)])
+        return sp, builder.load(builder.bitcast(ptr, vty.as_pointer()), align=1)
+
+    kk = builder.mul(builder.sdiv(k, c(8)), c(8))
+    zero = ir.Constant(vty, [ir.Constant(fty, 0.0)] * 4)
+
+    def column_block(j, _):
+        def unrolled(t, lanes):
+            for h in range(2):                 # l = t + 4h + lane
+                for lane in range(4):
+                    wv, bv = term(builder.add(t, c(4 * h + lane)), j)
+                    lanes[lane] = builder.call(vfma, [wv, bv, lanes[lane]])
+            return lanes
+
+        _, lanes = loop(c(0), kk, 8, [zero] * 4, unrolled, "tail8")
+
+        def rest(l, acc):
+            wv, bv = term(l, j)
+            return [builder.call(vfma, [wv, bv, acc[0]])]
+
+        _, (l0,) = loop(kk, k, 1, [lanes[0]], rest, "tail1")
+        out = builder.fadd(builder.fadd(l0, lanes[1]), builder.fadd(lanes[2], lanes[3]))
+        builder.store(out, builder.bitcast(builder.gep(r.data, [j]), vty.as_pointer()), align=1)
+        return []
+
+    loop(c(0), m4_v, 4, [], column_block, "tailj")
+    return context.get_dummy_value()
+
+
+@intrinsic
+def _tail_v(typingctx, w, B, r, m4):
+    """``r[:m4]`` of OpenBLAS's one-column kernel (see :func:`_tail_rows`), 4 columns a
+    step in vector lanes: lane ``t`` of the unrolled-by-8 part, the rest into lane 0,
+    summed ``(l0 + l1) + (l2 + l3)``, per column as the scalar code does it."""
+    ok = (_pw8_row_type(w) and _pw8_row_type(r) and isinstance(B, types.Array)
+          and B.ndim == 2 and B.layout == "C" and B.dtype == w.dtype and r.dtype == w.dtype
+          and r.mutable and isinstance(m4, types.Integer))
+    if not ok:
+        return None
+
+    def codegen(context, builder, signature, args):
+        return _tail_vec_codegen(context, builder, signature, args)
+
+    return types.none(w, B, r, types.intp), codegen
+
+
 if config.DISABLE_JIT:
     # NUMBA_DISABLE_JIT=1 runs the kernels as Python (for coverage and debugging): an
     # intrinsic cannot run there, so the same single rounding is done exactly.
@@ -621,6 +713,20 @@ if config.DISABLE_JIT:
                         acc = fma(W[l, i + r] if trans else W[i + r, l], A[l, j], acc)
                     C[i + r, j] = acc
         return impl
+
+    def _tail_v(w, B, r, m4):  # noqa: F811
+        """The one-column kernel's lanes (pure-Python fallback: the same operations)."""
+        k = w.shape[0]
+        kk = 8 * (k // 8)
+        for j in range(m4):
+            lanes = [r.dtype.type(0.0)] * 4
+            for t in range(0, kk, 8):
+                for h in range(2):
+                    for lane in range(4):
+                        lanes[lane] = fma(w[t + 4 * h + lane], B[t + 4 * h + lane, j], lanes[lane])
+            for t in range(kk, k):
+                lanes[0] = fma(w[t], B[t, j], lanes[0])
+            r[j] = (lanes[0] + lanes[1]) + (lanes[2] + lanes[3])
 
     def _pw8x4(a, b, c, d, n8):  # noqa: F811
         """Four rows of :func:`_pw8` (pure-Python fallback)."""
@@ -961,7 +1067,12 @@ def _chain_rows(w, B, out, init):
 
 @njit(**_JIT)
 def _tail_rows(w, B, r, ws):
-    """One k block of OpenBLAS's one-column kernel into ``r`` (see :func:`gemm_row`)."""
+    """One k block of OpenBLAS's one-column kernel into ``r`` (see :func:`gemm_row`).
+
+    Columns ``j < m - m % 4``: 4 lanes over the unrolled-by-8 part of ``k`` (lane ``t``
+    takes ``l = t, t+4`` of each 8), the rest into lane 0, summed
+    ``(l0 + l1) + (l2 + l3)`` (:func:`_tail_v`); the last ``m % 4``: one chain each.
+    """
     k = w.shape[0]
     m = r.shape[0]
     m4 = m - m % 4
@@ -971,48 +1082,8 @@ def _tail_rows(w, B, r, ws):
         _chain_rows(w, B, r[:m4], True)
         for j in range(m4):
             r[j] = r[j] + zero
-        for j in range(m4, m):
-            s = zero
-            for t in range(k):
-                s = fma(w[t], B[t, j], s)
-            r[j] = s
-        return
-    a0 = ws[:m4]
-    a1 = ws[m4:2 * m4]
-    a2 = ws[2 * m4:3 * m4]
-    a3 = ws[3 * m4:4 * m4]
-    for j in range(m4):
-        a0[j] = zero
-        a1[j] = zero
-        a2[j] = zero
-        a3[j] = zero
-    kk = 8 * (k // 8)
-    for t in range(0, kk, 8):
-        w0 = w[t]
-        w1 = w[t + 1]
-        w2 = w[t + 2]
-        w3 = w[t + 3]
-        w4 = w[t + 4]
-        w5 = w[t + 5]
-        w6 = w[t + 6]
-        w7 = w[t + 7]
-        B0 = B[t]
-        B1 = B[t + 1]
-        B2 = B[t + 2]
-        B3 = B[t + 3]
-        B4 = B[t + 4]
-        B5 = B[t + 5]
-        B6 = B[t + 6]
-        B7 = B[t + 7]
-        for j in range(m4):
-            a0[j] = fma(w4, B4[j], fma(w0, B0[j], a0[j]))
-            a1[j] = fma(w5, B5[j], fma(w1, B1[j], a1[j]))
-            a2[j] = fma(w6, B6[j], fma(w2, B2[j], a2[j]))
-            a3[j] = fma(w7, B7[j], fma(w3, B3[j], a3[j]))
-    if kk < k:
-        _chain_rows(w[kk:], B[kk:], a0, False)
-    for j in range(m4):
-        r[j] = (a0[j] + a1[j]) + (a2[j] + a3[j])
+    else:
+        _tail_v(w, B, r, m4)
     for j in range(m4, m):
         s = zero
         for t in range(k):
