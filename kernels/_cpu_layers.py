@@ -180,7 +180,15 @@ def linear_act_blas(A_prev, W, b, act, Z, A):
 
 @njit(**_JIT)
 def act_backward_flat(dA, Z, A, act, dZ):
-    """``dZ = dA * g'(Z)`` elementwise on flat arrays (tanh uses ``A``)."""
+    """``dZ = dA * g'(Z)`` elementwise on flat arrays (tanh uses ``A``).
+
+    ``dZ`` may be ``dA`` itself (the training loop works in place): that case runs a
+    loop over the one array, which LLVM vectorizes (its overlap check sends two equal
+    arrays down the scalar path).
+    """
+    if dZ.ctypes.data == dA.ctypes.data:
+        _act_backward_inplace(dZ, Z, A, act)
+        return
     n = dA.shape[0]
     zero = dZ.dtype.type(0.0)
     one = dZ.dtype.type(1.0)
@@ -197,6 +205,24 @@ def act_backward_flat(dA, Z, A, act, dZ):
     else:
         for i in range(n):
             dZ[i] = dA[i]
+
+
+@njit(**_JIT)
+def _act_backward_inplace(dZ, Z, A, act):
+    """:func:`act_backward_flat` with ``dA`` and ``dZ`` the same array."""
+    n = dZ.shape[0]
+    zero = dZ.dtype.type(0.0)
+    one = dZ.dtype.type(1.0)
+    if act == RELU:
+        for i in range(n):
+            dZ[i] = dZ[i] * (one if Z[i] > zero else zero)
+    elif act == SIGMOID:
+        for i in range(n):
+            s = one / (one + np.exp(-Z[i]))
+            dZ[i] = dZ[i] * s * (one - s)
+    elif act == TANH:
+        for i in range(n):
+            dZ[i] = dZ[i] * (one - A[i] * A[i])
 
 
 @njit(**_JIT)
@@ -358,12 +384,16 @@ def dropout_fast_flat_par(A, keep_prob, seed, D, A_out):
 
 @njit(**_JIT)
 def dropout_backward_flat(dA, D, keep_prob, dA_out):
-    """``dA_out = dA * D / keep_prob``."""
+    """``dA_out = dA * D / keep_prob`` (``dA_out`` may be ``dA``: one array's loop)."""
     kp = dA_out.dtype.type(keep_prob)
     zero = dA_out.dtype.type(0.0)
     one = dA_out.dtype.type(1.0)
-    for i in range(dA.shape[0]):
-        dA_out[i] = (dA[i] * (one if D[i] else zero)) / kp
+    if dA_out.ctypes.data == dA.ctypes.data:
+        for i in range(dA.shape[0]):
+            dA_out[i] = (dA_out[i] * (one if D[i] else zero)) / kp
+    else:
+        for i in range(dA.shape[0]):
+            dA_out[i] = (dA[i] * (one if D[i] else zero)) / kp
 
 
 # --------------------------------------------------------------------------- optimizers
