@@ -145,13 +145,53 @@ def _mt_interval(key, pos, mx):
 
 
 @njit(**_JIT)
+def _temper_block(key, tempered, lo):
+    """``tempered[q] = _temper(key[q])`` for ``q >= lo`` (one vectorized pass)."""
+    for q in range(lo, MT_N):
+        tempered[q] = _temper(key[q])
+
+
+@njit(**_JIT)
 def mt_permutation(key, pos, out):
-    """``out[:] = np.random.permutation(out.size)`` (legacy shuffle); returns ``pos``."""
+    """``out[:] = np.random.permutation(out.size)`` (legacy shuffle); returns ``pos``.
+
+    The draws are :func:`_mt_interval`'s, taken from a tempered copy of each 624-word
+    block (tempered in one pass) with the mask narrowed as ``i`` falls; ``key`` stays
+    the generator's state.
+    """
     n = out.shape[0]
     for i in range(n):
         out[i] = i
+    if n - 1 > 0xFFFFFFFF:                  # 64-bit draws: the general path
+        for i in range(n - 1, 0, -1):
+            j, pos = _mt_interval(key, pos, i)
+            t = out[i]
+            out[i] = out[j]
+            out[j] = t
+        return pos
+    tempered = np.empty(MT_N, np.uint32)
+    if pos < MT_N:
+        _temper_block(key, tempered, pos)
+    mask = np.uint32(max(n - 1, 0))
+    mask |= mask >> np.uint32(1)
+    mask |= mask >> np.uint32(2)
+    mask |= mask >> np.uint32(4)
+    mask |= mask >> np.uint32(8)
+    mask |= mask >> np.uint32(16)
     for i in range(n - 1, 0, -1):
-        j, pos = _mt_interval(key, pos, i)
+        ui = np.uint32(i)
+        while (mask >> _ONE32) >= ui:       # the smallest 2**b - 1 >= i
+            mask >>= _ONE32
+        while True:
+            if pos >= MT_N:
+                _mt_regenerate(key)
+                _temper_block(key, tempered, 0)
+                pos = 0
+            v = tempered[pos] & mask
+            pos += 1
+            if v <= ui:
+                break
+        j = np.int64(v)
         t = out[i]
         out[i] = out[j]
         out[j] = t
