@@ -261,18 +261,21 @@ def _dot_f4x4(typingctx, a, b, c, d, x, n):
     return _dot_typer((a, b, c, d, x), n, 4, True)
 
 
-def _nt_vec_codegen(context, builder, sig, args, blocks, Q):
+def _nt_vec_codegen(context, builder, sig, args, blocks, Q, tail=False):
     """LLVM IR of the vector NT tiles: rows ``i ..`` in ``blocks`` (widths 4 or 2) by
     ``Q`` columns ``q ..`` of independent chains over ``j`` in ``[ls, le)``.
 
     A block's rows are loaded 4 values of ``j`` at a time and transposed in registers,
     so one vector holds the block's ``X[i, j]`` and each chain is a lane: per output
     ``fma(X[i, j], A[q, j], c)`` for ``j`` in order, as OpenBLAS's dgemm kernel does.
+    With ``tail``, row ``tr`` (the last argument) gets the same ``Q`` columns as plain
+    scalar chains in the same loop: OpenBLAS's one-column kernel sums its last
+    ``p % 4`` columns that way, and alone those chains wait on their fma latency.
     """
     xty, aty, tty = sig.args[:3]
     X, A, T = (context.make_array(t)(context, builder, value=v)
                for t, v in zip((xty, aty, tty), args[:3]))
-    i_v, q_v, ls_v, le_v = args[3:]
+    i_v, q_v, ls_v, le_v = args[3:7]
     fty = context.get_value_type(xty.dtype)
     fname = "f64" if fty == ir.DoubleType() else "f32"
     ity = i_v.type
@@ -307,6 +310,9 @@ def _nt_vec_codegen(context, builder, sig, args, blocks, Q):
         return builder.shuffle_vector(v, ir.Constant(vt[w], ir.Undefined), mask([0] * w))
 
     n_acc = len(blocks) * Q
+    if tail:
+        xtail = builder.gep(X.data, [builder.mul(args[7], kx)])
+    n_all = n_acc + (Q if tail else 0)
     span = builder.sub(le_v, ls_v)
     j4 = builder.add(ls_v, builder.mul(builder.sdiv(span, c(4)), c(4)))
 
@@ -335,6 +341,9 @@ def _nt_vec_codegen(context, builder, sig, args, blocks, Q):
                 for b, w in enumerate(blocks):
                     k = b * Q + u
                     acc[k] = builder.call(vfma[w], [cols[b][t], sp[w], acc[k]])
+                if tail:
+                    xt = builder.load(builder.gep(xtail, [jt]))
+                    acc[n_acc + u] = builder.call(sfma, [xt, a, acc[n_acc + u]])
         return acc
 
     def body1(j, acc):
@@ -351,6 +360,9 @@ def _nt_vec_codegen(context, builder, sig, args, blocks, Q):
             for b, w in enumerate(blocks):
                 k = b * Q + u
                 acc[k] = builder.call(vfma[w], [cols[b], splat(a, w), acc[k]])
+            if tail:
+                xt = builder.load(builder.gep(xtail, [j]))
+                acc[n_acc + u] = builder.call(sfma, [xt, a, acc[n_acc + u]])
         return acc
 
     def run_loop(lo, hi, step, body_fn, tag, init):
@@ -361,7 +373,7 @@ def _nt_vec_codegen(context, builder, sig, args, blocks, Q):
         builder.branch(head)
         builder.position_at_end(head)
         j = builder.phi(ity)
-        acc = [builder.phi(vt[blocks[k // Q]]) for k in range(n_acc)]
+        acc = [builder.phi(x.type) for x in init]
         builder.cbranch(builder.icmp_signed("<", j, hi), body, done)
         builder.position_at_end(body)
         nxt = body_fn(j, list(acc))
@@ -377,7 +389,9 @@ def _nt_vec_codegen(context, builder, sig, args, blocks, Q):
         return acc
 
     zeros = [ir.Constant(vt[blocks[k // Q]], [ir.Constant(fty, 0.0)] * blocks[k // Q])
-             for k in range(n_acc)]
+             for k in range(n_acc)] + [ir.Constant(fty, 0.0)] * (n_all - n_acc)
+    sfma = cgutils.get_or_insert_function(builder.module, ir.FunctionType(fty, [fty] * 3),
+                                          "llvm.fma." + fname)
     acc = run_loop(ls_v, j4, 4, body4, "ntv4", zeros)
     acc = run_loop(j4, le_v, 1, body1, "ntv1", acc)
     for b, w in enumerate(blocks):
@@ -386,28 +400,38 @@ def _nt_vec_codegen(context, builder, sig, args, blocks, Q):
             for u in range(Q):
                 val = builder.extract_element(acc[b * Q + u], ir.Constant(i32, t))
                 builder.store(val, builder.gep(trow, [builder.add(q_v, c(u))]))
+    if tail:
+        ttrow = builder.gep(T.data, [builder.mul(args[7], kt)])
+        for u in range(Q):
+            builder.store(acc[n_acc + u], builder.gep(ttrow, [builder.add(q_v, c(u))]))
     return context.get_dummy_value()
 
 
-def _nt_vec_typer(X, A, T, blocks, Q):
+def _nt_vec_typer(X, A, T, blocks, Q, tail=False):
     ok = all(isinstance(t, types.Array) and t.ndim == 2 and t.layout == "C"
              and t.dtype == X.dtype and isinstance(t.dtype, types.Float) for t in (X, A, T))
     if not ok or not T.mutable:
         return None
 
     def codegen(context, builder, signature, args):
-        return _nt_vec_codegen(context, builder, signature, args, blocks, Q)
+        return _nt_vec_codegen(context, builder, signature, args, blocks, Q, tail)
 
-    return types.none(X, A, T, types.intp, types.intp, types.intp, types.intp), codegen
+    n_idx = 5 if tail else 4
+    return types.none(X, A, T, *([types.intp] * n_idx)), codegen
 
 
-def _make_nt_vec(blocks, Q):
-    def impl(typingctx, X, A, T, i, q, ls, le):
-        return _nt_vec_typer(X, A, T, blocks, Q)
+def _make_nt_vec(blocks, Q, tail=False):
+    if tail:
+        def impl(typingctx, X, A, T, i, q, ls, le, tr):
+            return _nt_vec_typer(X, A, T, blocks, Q, True)
+    else:
+        def impl(typingctx, X, A, T, i, q, ls, le):
+            return _nt_vec_typer(X, A, T, blocks, Q)
     rows = sum(blocks)
-    impl.__name__ = impl.__qualname__ = f"_nt_vec_{rows}x{Q}"
+    impl.__name__ = impl.__qualname__ = f"_nt_vec_{rows}x{Q}{'t' if tail else ''}"
     impl.__doc__ = (f"``T[i:i+{rows}, q:q+{Q}] = X[i:i+{rows}, ls:le] @ A[q:q+{Q}, ls:le].T``"
-                    " as independent chains over ``j`` (see :func:`_nt_vec_codegen`).")
+                    " as independent chains over ``j`` (see :func:`_nt_vec_codegen`)"
+                    + ("; row ``tr`` too, as plain chains." if tail else "."))
     return intrinsic(impl)
 
 
@@ -691,15 +715,16 @@ if config.DISABLE_JIT:
         """Four rows of 4 fma lanes (pure-Python fallback)."""
         return tuple(_dot_py(r, x, n, 4, True) for r in (a, b, c, d))
 
-    def _make_nt_vec(blocks, Q):  # noqa: F811
-        def impl(X, A, T, i, q, ls, le):
+    def _make_nt_vec(blocks, Q, tail=False):  # noqa: F811
+        def impl(X, A, T, i, q, ls, le, tr=-1):
             """Vector NT tile (pure-Python fallback: the same chains, scalar)."""
-            for r in range(sum(blocks)):
+            rows = [i + r for r in range(sum(blocks))] + ([tr] if tail else [])
+            for row in rows:
                 for u in range(Q):
                     acc = T.dtype.type(0.0)
                     for j in range(ls, le):
-                        acc = fma(X[i + r, j], A[q + u, j], acc)
-                    T[i + r, q + u] = acc
+                        acc = fma(X[row, j], A[q + u, j], acc)
+                    T[row, q + u] = acc
         return impl
 
     def _make_nn_vec(R, trans):  # noqa: F811
@@ -749,6 +774,14 @@ _nt_v10_2 = _make_nt_vec((4, 4, 2), 2)
 _nt_v10_1 = _make_nt_vec((4, 4, 2), 1)
 _nt_v6_2 = _make_nt_vec((4, 2), 2)
 _nt_v6_1 = _make_nt_vec((4, 2), 1)
+#: ... and with the tail row's last ``Q = p % 4`` columns (or all ``Q = p < 4``) as
+#: scalar chains in the same loop.
+_nt_v4_1t = _make_nt_vec((4,), 1, True)
+_nt_v4_2t = _make_nt_vec((4,), 2, True)
+_nt_v4_3t = _make_nt_vec((4,), 3, True)
+_nt_v2_1t = _make_nt_vec((2,), 1, True)
+_nt_v2_2t = _make_nt_vec((2,), 2, True)
+_nt_v2_3t = _make_nt_vec((2,), 3, True)
 #: Vector NN tiles: 4 or 2 rows of ``W @ A`` (``t``: of ``W.T @ A``).
 _nn_v4 = _make_nn_vec(4, False)
 _nn_v2 = _make_nn_vec(2, False)
@@ -1425,13 +1458,14 @@ def mm_tn(W, B, C, ws):
 
 
 @njit(**_JIT)
-def _nt_tail(x, A, out, ls, le):
+def _nt_tail(x, A, out, ls, le, singles):
     """OpenBLAS's one-column kernel for ``out[q] = x . A[q]`` over ``j`` in ``[ls, le)``.
 
     Columns ``q < p - p % 4``: 4 lanes ``j % 4`` over the unrolled-by-8 part of the
     block, the rest into lane 0, summed ``(l0 + l1) + (l2 + l3)``; the last ``p % 4``
-    columns: one chain. Written (not added) into ``out``. The lanes are one vector
-    (4 columns at a time, so 4 vector chains overlap).
+    columns (only with ``singles``: else a vector tile did them): one chain. Written
+    (not added) into ``out``. The lanes are one vector (4 columns at a time, so 4 vector
+    chains overlap).
     """
     p = A.shape[0]
     p4 = p - p % 4
@@ -1448,12 +1482,33 @@ def _nt_tail(x, A, out, ls, le):
             for j in range(kk, le):
                 l0 = fma(x[j], a[j], l0)
             out[q + u] = (l0 + lanes[4 * u + 1]) + (lanes[4 * u + 2] + lanes[4 * u + 3])
-    for q in range(p4, p):
-        a = A[q]
-        s = zero
-        for j in range(ls, le):
-            s = fma(x[j], a[j], s)
-        out[q] = s
+    if singles:
+        for q in range(p4, p):
+            a = A[q]
+            s = zero
+            for j in range(ls, le):
+                s = fma(x[j], a[j], s)
+            out[q] = s
+
+
+@njit(**_JIT)
+def _nt_cols_tail(X, A, T, i, q, ls, le, two, tr):
+    """Columns ``q ..`` (1 to 3 of them) of the 2 or 4 rows at ``i`` and, as plain
+    chains, of row ``tr`` (see :func:`_nt_vec_codegen`)."""
+    e = A.shape[0] - q
+    if two:
+        if e == 1:
+            _nt_v2_1t(X, A, T, i, q, ls, le, tr)
+        elif e == 2:
+            _nt_v2_2t(X, A, T, i, q, ls, le, tr)
+        else:
+            _nt_v2_3t(X, A, T, i, q, ls, le, tr)
+    elif e == 1:
+        _nt_v4_1t(X, A, T, i, q, ls, le, tr)
+    elif e == 2:
+        _nt_v4_2t(X, A, T, i, q, ls, le, tr)
+    else:
+        _nt_v4_3t(X, A, T, i, q, ls, le, tr)
 
 
 @njit(**_JIT)
@@ -1468,12 +1523,18 @@ def _nt_block(X, A, T, ls, le):
     n = X.shape[0]
     p = A.shape[0]
     nn = n - 1 if n % 2 == 1 else n       # rows in pairs; an odd last row is the tail
+    singles = True                         # the tail row's plain chains still to do
     i = 0
     if p < 4:
         while i < nn:
             left = nn - i
             q = 0
-            if left == 10 or left == 2 or left == 6:
+            if nn < n and (left == 4 or left == 2):
+                # the last tile takes the tail row's plain chains (all its columns)
+                _nt_cols_tail(X, A, T, i, 0, ls, le, left == 2, n - 1)
+                singles = False
+                i = nn
+            elif left == 10 or left == 2 or left == 6:
                 while q + 2 <= p:
                     if left == 10:
                         _nt_v10_2(X, A, T, i, q, ls, le)
@@ -1507,6 +1568,7 @@ def _nt_block(X, A, T, ls, le):
     else:
         while i < nn:
             two = nn - i == 2
+            step = 2 if two else 4
             q = 0
             while q + 8 <= p:
                 if two:
@@ -1520,6 +1582,11 @@ def _nt_block(X, A, T, ls, le):
                 else:
                     _nt_v4_4(X, A, T, i, q, ls, le)
                 q += 4
+            if q < p and nn < n and i + step == nn:
+                # the last tile takes the tail row's last p % 4 columns (plain chains)
+                _nt_cols_tail(X, A, T, i, q, ls, le, two, n - 1)
+                singles = False
+                q = p
             if q + 2 <= p:
                 if two:
                     _nt_v2_2(X, A, T, i, q, ls, le)
@@ -1531,9 +1598,9 @@ def _nt_block(X, A, T, ls, le):
                     _nt_v2_1(X, A, T, i, q, ls, le)
                 else:
                     _nt_v4_1(X, A, T, i, q, ls, le)
-            i += 2 if two else 4
+            i += step
     if nn < n:
-        _nt_tail(X[n - 1], A, T[n - 1], ls, le)
+        _nt_tail(X[n - 1], A, T[n - 1], ls, le, singles)
 
 
 @njit(**_JIT)
