@@ -1001,21 +1001,43 @@ def row_sums(D, scale, out):
     Each row is :func:`pairwise_sum` bit for bit; rows go four at a time.
     """
     n_rows, n = D.shape
+    n4 = n_rows - n_rows % 4
+    if n4 > 0 and n <= 128:                # one leaf per row: no stack to allocate
+        _row_sums4_leaf(D, scale, out, n4)
+    elif n4 > 0:
+        _row_sums4(D, scale, out, n4, np.empty(192, np.int64), np.empty(192, np.int64),
+                   np.empty((96, 4), D.dtype))
+    s = D.dtype.type(scale)
+    for i in range(n4, n_rows):
+        out[i] = s * pairwise_sum(D[i], False)
+
+
+@njit(**_JIT)
+def _row_sums4_leaf(D, scale, out, n4):
+    """Rows ``0 .. n4-1`` of :func:`row_sums` when a row is one pairwise leaf."""
     zero = D.dtype.type(0.0)
     s = D.dtype.type(scale)
-    n4 = n_rows - n_rows % 4
-    deep = n > 128 and n4 > 0
-    t_lo = np.empty(192 if deep else 0, np.int64)
-    t_n = np.empty(192 if deep else 0, np.int64)
-    vals = np.empty((96 if deep else 0, 4), D.dtype)
+    n = D.shape[1]
+    for i in range(0, n4, 4):
+        s0, s1, s2, s3 = _pw_block4(D, i, np.int64(0), n)
+        out[i] = s * (zero + s0)
+        out[i + 1] = s * (zero + s1)
+        out[i + 2] = s * (zero + s2)
+        out[i + 3] = s * (zero + s3)
+
+
+@njit(**_JIT)
+def _row_sums4(D, scale, out, n4, t_lo, t_n, vals):
+    """Rows ``0 .. n4-1`` of :func:`row_sums` on the explicit pairwise stack."""
+    zero = D.dtype.type(0.0)
+    s = D.dtype.type(scale)
+    n = D.shape[1]
     for i in range(0, n4, 4):
         s0, s1, s2, s3 = _pw_rows4(D, i, n, t_lo, t_n, vals)
         out[i] = s * (zero + s0)
         out[i + 1] = s * (zero + s1)
         out[i + 2] = s * (zero + s2)
         out[i + 3] = s * (zero + s3)
-    for i in range(n4, n_rows):
-        out[i] = s * pairwise_sum(D[i], False)
 
 
 # --------------------------------------------------------------------------- gemm rows
