@@ -236,6 +236,47 @@ def test_linear_backward(shape, dtype):
                 np.testing.assert_array_equal(got, want)
 
 
+# (n, p, m): X (n, m) @ A (p, m).T, W (n, p) @ B (p, m) and W (p, n).T @ B (p, m). Odd and
+# even row counts, every p % 4 beside the vector tiles' 8/4/2/1 columns, m past OpenBLAS's
+# k block (256) and past dgemv_t's 2048 block, rows and columns of one.
+HAND_PRODUCT_SHAPES = [(5, 10, 300), (10, 2, 300), (20, 2, 211), (3, 20, 211), (5, 2, 64),
+                       (4, 7, 33), (7, 5, 9), (9, 3, 16), (11, 6, 5), (6, 9, 131),
+                       (2, 13, 40), (13, 4, 20), (3, 3, 3), (1, 5, 300), (5, 1, 300),
+                       (8, 12, 257), (9, 37, 1), (6, 2100, 1), (1, 9, 2100)]
+
+
+@pytest.mark.parametrize("shape", HAND_PRODUCT_SHAPES)
+def test_hand_products_bit_identical_to_numpy(shape):
+    # the vector-lane tiles (LLVM IR) keep OpenBLAS's per-element order: NumPy's bits
+    from fastnn.kernels import _cpu_blas as blas
+
+    n, p, m = shape
+    rng = np.random.default_rng(n * 10000 + p * 100 + m)
+    X, A = rng.standard_normal((n, m)), rng.standard_normal((p, m))
+    W, B, WT = rng.standard_normal((n, p)), rng.standard_normal((p, m)), rng.standard_normal((p, n))
+    X[0, :3] = -0.0                       # signed zeros keep their sign through the lanes
+    ws = np.empty(blas.GEMM_Q * 8 + 16 * (n + p + m))
+    for got, want, fn, args in ((np.empty((n, p)), X @ A.T, blas.mm_nt, (X, A)),
+                                (np.empty((n, m)), W @ B, blas.mm_nn, (W, B)),
+                                (np.empty((n, m)), WT.T @ B, blas.mm_tn, (WT, B))):
+        fn(*args, got, ws)
+        np.testing.assert_array_equal(got.view(np.int64), want.view(np.int64))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("m", [0, 1, 7, 8, 64, 128, 129, 211, 300, 1100])
+def test_row_sums_are_numpy_pairwise_sums(m, dtype):
+    from fastnn.kernels import _cpu_blas as blas
+
+    rng = np.random.default_rng(m)
+    for n in (1, 3, 4, 9):
+        D = (rng.standard_normal((n, m)) * 10.0 ** rng.integers(-3, 4, (n, m))).astype(dtype)
+        out = np.empty(n, dtype)
+        blas.row_sums(D, 0.25, out)
+        want = (dtype(0.25) * D.sum(axis=1)).astype(dtype)
+        np.testing.assert_array_equal(out, want)
+
+
 def test_linear_backward_without_dA_prev_and_into_views():
     rng = np.random.default_rng(7)
     dZ, A_prev, W = (rng.standard_normal(s) for s in ((3, 50), (4, 50), (3, 4)))
@@ -663,6 +704,22 @@ def test_legacy_seed_matches_numpy_state(seed):
     st_ = np.random.get_state()
     np.testing.assert_array_equal(key, st_[1])
     assert pos == st_[2] == 624
+
+
+@pytest.mark.parametrize("m", [1, 64, 300, 5000])
+def test_legacy_permutation_mid_block_matches_numpy(m):
+    # the permutation starts wherever the stream is (here after 7 doubles)
+    np.random.seed(5)
+    np.random.rand(7)
+    st0 = np.random.get_state()
+    want = np.random.permutation(m)
+    st1 = np.random.get_state()
+    key = st0[1].copy()
+    perm = np.empty(m, np.int64)
+    pos = _cpu_rng.mt_permutation(key, st0[2], perm)
+    np.testing.assert_array_equal(perm, want)
+    np.testing.assert_array_equal(key, st1[1])
+    assert pos == st1[2]
 
 
 @pytest.mark.parametrize("m", [1, 2, 3, 64, 211, 299, 300, 301, 10000])
