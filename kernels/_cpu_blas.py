@@ -60,6 +60,35 @@ def fma(typingctx, a, b, c):
     return a(a, b, c), codegen
 
 
+def _ir_for(builder, lo, hi, step, init, body_fn, tag):
+    """Emit ``for v in range(lo, hi, step)`` (while ``v + step <= hi``) carrying the LLVM
+    values ``init``: ``body_fn(v, carried)`` emits the body and returns the next values.
+    Returns the final ``v`` and the carried values after the loop."""
+    ity = lo.type
+    entry = builder.basic_block
+    head = builder.append_basic_block(tag + ".head")
+    body = builder.append_basic_block(tag + ".body")
+    done = builder.append_basic_block(tag + ".done")
+    builder.branch(head)
+    builder.position_at_end(head)
+    v = builder.phi(ity)
+    carried = [builder.phi(x.type) for x in init]
+    more = builder.icmp_signed("<", builder.add(v, ir.Constant(ity, step - 1)), hi)
+    builder.cbranch(more, body, done)
+    builder.position_at_end(body)
+    nxt = body_fn(v, list(carried))
+    v1 = builder.add(v, ir.Constant(ity, step))
+    end = builder.basic_block
+    builder.branch(head)
+    v.add_incoming(lo, entry)
+    v.add_incoming(v1, end)
+    for x, x0, x1 in zip(carried, init, nxt):
+        x.add_incoming(x0, entry)
+        x.add_incoming(x1, end)
+    builder.position_at_end(done)
+    return v, carried
+
+
 def _pw8_codegen(context, builder, arytys, arys, n8_v):
     """LLVM IR of :func:`_pw8` over several rows: one pair of vector accumulators each."""
     fty = context.get_value_type(arytys[0].dtype)
@@ -76,30 +105,17 @@ def _pw8_codegen(context, builder, arytys, arys, n8_v):
     init = []
     for base in bases:
         init += [vload(base, ir.Constant(ity, 0)), vload(base, c4)]
-    entry = builder.basic_block
-    loop = builder.append_basic_block("pw8.loop")
-    body = builder.append_basic_block("pw8.body")
-    done = builder.append_basic_block("pw8.done")
-    builder.branch(loop)
-    builder.position_at_end(loop)
-    u = builder.phi(ity)
-    acc = [builder.phi(vty) for _ in init]
-    builder.cbranch(builder.icmp_signed("<", u, n8_v), body, done)
-    builder.position_at_end(body)
-    k = builder.mul(u, c8)
-    k4 = builder.add(k, c4)
-    nxt = []
-    for r, base in enumerate(bases):
-        nxt += [builder.fadd(acc[2 * r], vload(base, k)),
-                builder.fadd(acc[2 * r + 1], vload(base, k4))]
-    u1 = builder.add(u, ir.Constant(ity, 1))
-    builder.branch(loop)
-    u.add_incoming(ir.Constant(ity, 1), entry)
-    u.add_incoming(u1, body)
-    for a, v0, v1 in zip(acc, init, nxt):
-        a.add_incoming(v0, entry)
-        a.add_incoming(v1, body)
-    builder.position_at_end(done)
+
+    def step(u, acc):
+        k = builder.mul(u, c8)
+        k4 = builder.add(k, c4)
+        nxt = []
+        for r, base in enumerate(bases):
+            nxt += [builder.fadd(acc[2 * r], vload(base, k)),
+                    builder.fadd(acc[2 * r + 1], vload(base, k4))]
+        return nxt
+
+    _, acc = _ir_for(builder, ir.Constant(ity, 1), n8_v, 1, init, step, "pw8")
     add = builder.fadd
     out = []
     for r in range(len(bases)):
@@ -172,29 +188,17 @@ def _dot_codegen(context, builder, arytys, arys, n_v, width, fused, combine=True
         vfma = cgutils.get_or_insert_function(builder.module,
                                               ir.FunctionType(vty, [vty, vty, vty]), name)
     zero = ir.Constant(vty, [ir.Constant(fty, 0.0)] * width)
-    entry = builder.basic_block
-    loop = builder.append_basic_block("dot.loop")
-    body = builder.append_basic_block("dot.body")
-    done = builder.append_basic_block("dot.done")
-    builder.branch(loop)
-    builder.position_at_end(loop)
-    i = builder.phi(ity)
-    acc = [builder.phi(vty) for _ in rows]
-    builder.cbranch(builder.icmp_signed("<", i, n_v), body, done)
-    builder.position_at_end(body)
-    xv = vload(xbase, i)
-    nxt = []
-    for a, base in zip(acc, rows):
-        av = vload(base, i)
-        nxt.append(builder.call(vfma, [av, xv, a]) if fused else builder.fadd(a, builder.fmul(av, xv)))
-    i1 = builder.add(i, ir.Constant(ity, width))
-    builder.branch(loop)
-    i.add_incoming(ir.Constant(ity, 0), entry)
-    i.add_incoming(i1, body)
-    for a, v in zip(acc, nxt):
-        a.add_incoming(zero, entry)
-        a.add_incoming(v, body)
-    builder.position_at_end(done)
+
+    def step(i, acc):
+        xv = vload(xbase, i)
+        nxt = []
+        for a, base in zip(acc, rows):
+            av = vload(base, i)
+            nxt.append(builder.call(vfma, [av, xv, a]) if fused
+                       else builder.fadd(a, builder.fmul(av, xv)))
+        return nxt
+
+    _, acc = _ir_for(builder, ir.Constant(ity, 0), n_v, width, [zero] * len(rows), step, "dot")
     out = []
     for a in acc:
         c = [builder.extract_element(a, ir.Constant(ir.IntType(32), t)) for t in range(width)]
@@ -365,35 +369,12 @@ def _nt_vec_codegen(context, builder, sig, args, blocks, Q, tail=False):
                 acc[n_acc + u] = builder.call(sfma, [xt, a, acc[n_acc + u]])
         return acc
 
-    def run_loop(lo, hi, step, body_fn, tag, init):
-        entry = builder.basic_block
-        head = builder.append_basic_block(tag + ".head")
-        body = builder.append_basic_block(tag + ".body")
-        done = builder.append_basic_block(tag + ".done")
-        builder.branch(head)
-        builder.position_at_end(head)
-        j = builder.phi(ity)
-        acc = [builder.phi(x.type) for x in init]
-        builder.cbranch(builder.icmp_signed("<", j, hi), body, done)
-        builder.position_at_end(body)
-        nxt = body_fn(j, list(acc))
-        j1 = builder.add(j, c(step))
-        end = builder.basic_block
-        builder.branch(head)
-        j.add_incoming(lo, entry)
-        j.add_incoming(j1, end)
-        for a, a0, a1 in zip(acc, init, nxt):
-            a.add_incoming(a0, entry)
-            a.add_incoming(a1, end)
-        builder.position_at_end(done)
-        return acc
-
     zeros = [ir.Constant(vt[blocks[k // Q]], [ir.Constant(fty, 0.0)] * blocks[k // Q])
              for k in range(n_acc)] + [ir.Constant(fty, 0.0)] * (n_all - n_acc)
     sfma = cgutils.get_or_insert_function(builder.module, ir.FunctionType(fty, [fty] * 3),
                                           "llvm.fma." + fname)
-    acc = run_loop(ls_v, j4, 4, body4, "ntv4", zeros)
-    acc = run_loop(j4, le_v, 1, body1, "ntv1", acc)
+    _, acc = _ir_for(builder, ls_v, j4, 4, zeros, body4, "ntv4")
+    _, acc = _ir_for(builder, j4, le_v, 1, acc, body1, "ntv1")
     for b, w in enumerate(blocks):
         for t in range(w):
             trow = builder.gep(T.data, [builder.mul(builder.add(i_v, c(starts[b] + t)), kt)])
@@ -479,30 +460,6 @@ def _nn_vec_codegen(context, builder, sig, args, R, trans):
             return builder.load(ptr)
         return builder.load(builder.bitcast(ptr, vt[4].as_pointer()), align=1)
 
-    def loop(lo, hi, step, init, body_fn, tag):
-        """``for v in range(lo, hi, step)`` carrying ``init``; returns the carried values."""
-        entry = builder.basic_block
-        head = builder.append_basic_block(tag + ".head")
-        body = builder.append_basic_block(tag + ".body")
-        done = builder.append_basic_block(tag + ".done")
-        builder.branch(head)
-        builder.position_at_end(head)
-        v = builder.phi(ity)
-        carried = [builder.phi(x.type) for x in init]
-        builder.cbranch(builder.icmp_signed("<", builder.add(v, c(step - 1)), hi), body, done)
-        builder.position_at_end(body)
-        nxt = body_fn(v, list(carried))
-        v1 = builder.add(v, c(step))
-        end = builder.basic_block
-        builder.branch(head)
-        v.add_incoming(lo, entry)
-        v.add_incoming(v1, end)
-        for x, x0, x1 in zip(carried, init, nxt):
-            x.add_incoming(x0, entry)
-            x.add_incoming(x1, end)
-        builder.position_at_end(done)
-        return v, carried
-
     def columns(j, nv, width):
         """Rows' chains for columns ``j .. j + nv*width - 1``, stored into ``C``."""
         zero = (ir.Constant(vt[4], [ir.Constant(fty, 0.0)] * 4) if width == 4
@@ -518,7 +475,7 @@ def _nn_vec_codegen(context, builder, sig, args, R, trans):
                     acc[r * nv + t] = builder.call(fmas[width], [w, av[t], acc[r * nv + t]])
             return acc
 
-        _, acc = loop(c(0), k, 1, [zero] * (R * nv), step, "nnl")
+        _, acc = _ir_for(builder, c(0), k, 1, [zero] * (R * nv), step, "nnl")
         for r in range(R):
             crow = builder.mul(builder.add(i_v, c(r)), kc)
             for t in range(nv):
@@ -535,9 +492,9 @@ def _nn_vec_codegen(context, builder, sig, args, R, trans):
             return []
         return body
 
-    j_end, _ = loop(c(0), m, 8, [], block(2, 4), "nn8")
-    j_end, _ = loop(j_end, m, 4, [], block(1, 4), "nn4")
-    loop(j_end, m, 1, [], block(1, 1), "nn1")
+    j_end, _ = _ir_for(builder, c(0), m, 8, [], block(2, 4), "nn8")
+    j_end, _ = _ir_for(builder, j_end, m, 4, [], block(1, 4), "nn4")
+    _ir_for(builder, j_end, m, 1, [], block(1, 1), "nn1")
     return context.get_dummy_value()
 
 
@@ -578,29 +535,6 @@ def _tail_vec_codegen(context, builder, sig, args):
     def c(v):
         return ir.Constant(ity, v)
 
-    def loop(lo, hi, step, init, body_fn, tag):
-        entry = builder.basic_block
-        head = builder.append_basic_block(tag + ".head")
-        body = builder.append_basic_block(tag + ".body")
-        done = builder.append_basic_block(tag + ".done")
-        builder.branch(head)
-        builder.position_at_end(head)
-        v = builder.phi(ity)
-        carried = [builder.phi(x.type) for x in init]
-        builder.cbranch(builder.icmp_signed("<", builder.add(v, c(step - 1)), hi), body, done)
-        builder.position_at_end(body)
-        nxt = body_fn(v, list(carried))
-        v1 = builder.add(v, c(step))
-        end = builder.basic_block
-        builder.branch(head)
-        v.add_incoming(lo, entry)
-        v.add_incoming(v1, end)
-        for x, x0, x1 in zip(carried, init, nxt):
-            x.add_incoming(x0, entry)
-            x.add_incoming(x1, end)
-        builder.position_at_end(done)
-        return v, carried
-
     def term(l, j):
         wl = builder.load(builder.gep(w.data, [l]))
         sp = builder.insert_element(ir.Constant(vty, ir.Undefined), wl, ir.Constant(i32, 0))
@@ -620,18 +554,18 @@ def _tail_vec_codegen(context, builder, sig, args):
                     lanes[lane] = builder.call(vfma, [wv, bv, lanes[lane]])
             return lanes
 
-        _, lanes = loop(c(0), kk, 8, [zero] * 4, unrolled, "tail8")
+        _, lanes = _ir_for(builder, c(0), kk, 8, [zero] * 4, unrolled, "tail8")
 
         def rest(l, acc):
             wv, bv = term(l, j)
             return [builder.call(vfma, [wv, bv, acc[0]])]
 
-        _, (l0,) = loop(kk, k, 1, [lanes[0]], rest, "tail1")
+        _, (l0,) = _ir_for(builder, kk, k, 1, [lanes[0]], rest, "tail1")
         out = builder.fadd(builder.fadd(l0, lanes[1]), builder.fadd(lanes[2], lanes[3]))
         builder.store(out, builder.bitcast(builder.gep(r.data, [j]), vty.as_pointer()), align=1)
         return []
 
-    loop(c(0), m4_v, 4, [], column_block, "tailj")
+    _ir_for(builder, c(0), m4_v, 4, [], column_block, "tailj")
     return context.get_dummy_value()
 
 
