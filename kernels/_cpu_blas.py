@@ -248,14 +248,9 @@ def _dot_m4(typingctx, a, x, n):
 
 
 @intrinsic
-def _lanes_f4(typingctx, a, x, n):
-    """The 4 fma lanes of :func:`_dot_f4`, uncombined (a 4-tuple)."""
-    return _dot_typer((a, x), n, 4, True, False)
-
-
-@intrinsic
 def _lanes_f4x4(typingctx, a, b, c, d, x, n):
-    """:func:`_lanes_f4` of four rows at once (a 16-tuple, row by row)."""
+    """The 4 fma lanes of :func:`_dot_f4` for four rows, uncombined (a 16-tuple, row by
+    row)."""
     return _dot_typer((a, b, c, d, x), n, 4, True, False)
 
 
@@ -637,10 +632,6 @@ if config.DISABLE_JIT:
                 c[t] = fma(a[i + t], x[i + t], c[t])
         return tuple(c)
 
-    def _lanes_f4(a, x, n):  # noqa: F811
-        """4 fma lanes, uncombined (pure-Python fallback)."""
-        return _lanes_py(a, x, n)
-
     def _lanes_f4x4(a, b, c, d, x, n):  # noqa: F811
         """Four rows of 4 fma lanes, uncombined (pure-Python fallback)."""
         return sum((_lanes_py(r, x, n) for r in (a, b, c, d)), ())
@@ -889,13 +880,12 @@ def _pw_block4(D, i, lo, n):
 
 @njit(**_JIT)
 def _pw_rows4(D, i, n, t_lo, t_n, vals):
-    """NumPy's pairwise recursion (as :func:`_pw_stack`) on rows ``i .. i+3`` at once.
+    """NumPy's pairwise recursion (as :func:`_pw_stack`) on rows ``i .. i+3`` at once,
+    for rows longer than one leaf (128).
 
     The recursion depends on ``n`` only, so the four rows share it; ``t_lo``, ``t_n``
     (192 entries) and ``vals`` (96 x 4) are the explicit stack.
     """
-    if n <= 128:
-        return _pw_block4(D, i, np.int64(0), n)
     t_lo[0] = 0
     t_n[0] = n
     sp = 1
