@@ -46,6 +46,28 @@ def mt_seed(key, seed):
 
 
 @njit(**_JIT)
+def mt_seed4(keys, seed):
+    """:func:`mt_seed` of ``seed``, ``seed + 1``, ``seed + 2``, ``seed + 3`` into the rows of
+    ``keys`` (``(4, 624)``), the four chains interleaved: one seeding is a serial chain
+    of multiplies, four run in about the time of one and a half."""
+    mul = np.uint32(1812433253)
+    s0 = np.uint32(seed & 0xFFFFFFFF)
+    s1 = np.uint32((seed + 1) & 0xFFFFFFFF)
+    s2 = np.uint32((seed + 2) & 0xFFFFFFFF)
+    s3 = np.uint32((seed + 3) & 0xFFFFFFFF)
+    for i in range(MT_N):
+        keys[0, i] = s0
+        keys[1, i] = s1
+        keys[2, i] = s2
+        keys[3, i] = s3
+        c = np.uint32(i + 1)
+        s0 = np.uint32(mul * (s0 ^ (s0 >> np.uint32(30))) + c)
+        s1 = np.uint32(mul * (s1 ^ (s1 >> np.uint32(30))) + c)
+        s2 = np.uint32(mul * (s2 ^ (s2 >> np.uint32(30))) + c)
+        s3 = np.uint32(mul * (s3 ^ (s3 >> np.uint32(30))) + c)
+
+
+@njit(**_JIT)
 def _mt_regenerate(key):
     for i in range(MT_N - _MT_M):
         y = (key[i] & _UPPER) | (key[i + 1] & _LOWER)
@@ -172,26 +194,30 @@ def mt_permutation(key, pos, out):
     tempered = np.empty(MT_N, np.uint32)
     if pos < MT_N:
         _temper_block(key, tempered, pos)
-    mask = np.uint32(max(n - 1, 0))
+    # First every draw j of i = n-1 .. 1, then the swaps. A rejected draw leaves i as it
+    # is and its store is overwritten by the next one, so the scan has no branch that
+    # depends on a draw; the mask is halved when i falls to the next power of two less 1.
+    js = np.empty(n, np.uint32)
+    ui = np.uint32(max(n - 1, 0))
+    mask = ui
     mask |= mask >> np.uint32(1)
     mask |= mask >> np.uint32(2)
     mask |= mask >> np.uint32(4)
     mask |= mask >> np.uint32(8)
     mask |= mask >> np.uint32(16)
-    for i in range(n - 1, 0, -1):
-        ui = np.uint32(i)
-        while (mask >> _ONE32) >= ui:       # the smallest 2**b - 1 >= i
-            mask >>= _ONE32
-        while True:
-            if pos >= MT_N:
-                _mt_regenerate(key)
-                _temper_block(key, tempered, 0)
-                pos = 0
+    while ui > _ZERO32:
+        if pos >= MT_N:
+            _mt_regenerate(key)
+            _temper_block(key, tempered, 0)
+            pos = 0
+        while pos < MT_N and ui > _ZERO32:
             v = tempered[pos] & mask
             pos += 1
-            if v <= ui:
-                break
-        j = np.int64(v)
+            js[ui] = v
+            ui -= np.uint32(v <= ui)
+            mask >>= np.uint32((mask >> _ONE32) >= ui)
+    for i in range(n - 1, 0, -1):
+        j = np.int64(js[i])
         t = out[i]
         out[i] = out[j]
         out[j] = t
