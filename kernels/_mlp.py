@@ -122,8 +122,9 @@ def check_train_args(X, Y, dims, theta, opt_m, opt_v, first_epoch, n_epochs, lrs
     if n_epochs > 0 and first_epoch + n_epochs > lrs.shape[0]:
         raise IndexError(f"lrs has {lrs.shape[0]} entries, epochs run to "
                          f"{first_epoch + n_epochs - 1}")
-    n_rec = sum(1 for e in range(first_epoch, first_epoch + n_epochs)
-                if e % cost_every == 0)
+    # the multiples of cost_every in [first_epoch, first_epoch + n_epochs)
+    n_rec = (max(0, (first_epoch + n_epochs - 1) // cost_every - (first_epoch - 1) // cost_every)
+             if n_epochs > 0 else 0)
     if costs.size < n_rec:
         raise IndexError(f"costs has {costs.size} entries, {n_rec} costs are recorded")
     if n_epochs > 0:
