@@ -33,6 +33,7 @@ from llvmlite import ir
 from numba import njit, types
 from numba.core import cgutils, config
 from numba.extending import intrinsic
+from numba.np.arrayobj import populate_array
 
 __all__ = []
 
@@ -581,6 +582,60 @@ def _tail_v(typingctx, w, B, r, m4):
     return types.none(w, B, r, types.intp), codegen
 
 
+@intrinsic
+def borrow(typingctx, a):
+    """A view of the array ``a`` that holds no reference to its memory.
+
+    Numba counts references to an array's memory atomically, on every view made and
+    dropped, and that is a fifth of a notebook-sized training step. Views of the result
+    (slices, reshapes, arguments passed on) count nothing. The caller keeps ``a`` alive
+    for as long as the result is used.
+    """
+    if not isinstance(a, types.Array):
+        return None
+
+    def codegen(context, builder, signature, args):
+        view = cgutils.create_struct_proxy(signature.return_type)(context, builder,
+                                                                   value=args[0])
+        view.meminfo = cgutils.get_null_value(view.meminfo.type)
+        view.parent = cgutils.get_null_value(view.parent.type)
+        return view._getvalue()
+
+    return a(a), codegen
+
+
+@intrinsic
+def view2d(typingctx, a, start, n, k):
+    """``a[start:start + n * k].reshape(n, k)`` of a C-contiguous 1-D ``a``, as a view
+    that holds no reference (as :func:`borrow`), without NumPy's reshape checks.
+
+    Nothing is checked: the caller guarantees ``0 <= start``, ``start + n * k <= a.size``
+    and keeps ``a`` alive while the view is used.
+    """
+    if not (isinstance(a, types.Array) and a.ndim == 1 and a.layout == "C"
+            and all(isinstance(x, types.Integer) for x in (start, n, k))):
+        return None
+    ret = types.Array(a.dtype, 2, "C")
+
+    def codegen(context, builder, signature, args):
+        src = context.make_array(signature.args[0])(context, builder, args[0])
+        lo, rows, cols = (context.cast(builder, v, t, types.intp)
+                          for v, t in zip(args[1:], signature.args[1:]))
+        out = context.make_array(ret)(context, builder)
+        itemsize = src.itemsize
+        populate_array(out, data=builder.gep(src.data, [lo]), shape=[rows, cols],
+                       strides=[builder.mul(cols, itemsize), itemsize], itemsize=itemsize,
+                       meminfo=None)
+        return out._getvalue()
+
+    return ret(a, start, n, k), codegen
+
+
+@njit(**_JIT)
+def keep_alive(*owners):
+    """Nothing: a use of ``owners`` that keeps them alive up to this call, for the
+    views :func:`borrow` made of them."""
+
 if config.DISABLE_JIT:
     # NUMBA_DISABLE_JIT=1 runs the kernels as Python (for coverage and debugging): an
     # intrinsic cannot run there, so the same single rounding is done exactly.
@@ -597,6 +652,14 @@ if config.DISABLE_JIT:
             return kind(float(exact)) if kind is not float else float(exact)
         except OverflowError:
             return kind(np.inf if exact > 0 else -np.inf)
+
+    def borrow(a):  # noqa: F811
+        """``a`` itself (pure-Python fallback: nothing is reference-counted here)."""
+        return a
+
+    def view2d(a, start, n, k):  # noqa: F811
+        """``a[start:start + n * k].reshape(n, k)`` (pure-Python fallback)."""
+        return a[start:start + n * k].reshape(n, k)
 
     def _pw8(a, n8):  # noqa: F811
         """The 8-accumulator leaf loop in NumPy's order (pure-Python fallback)."""

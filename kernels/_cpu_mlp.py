@@ -107,21 +107,28 @@ def train_kernel(X, Y, dims, hidden, theta, opt_m, opt_v, first_epoch, n_epochs,
     for l in range(L + 1):
         nmax = max(nmax, dims[l])
 
-    z_buf = np.empty(off_a[L], dt)
-    a_buf = np.empty(off_a[L], dt)
+    # every array the loop touches, as views that count no references (blas.borrow):
+    # the owners stay alive to the end through keep_alive
+    own = (np.empty(off_a[L], dt), np.empty(off_a[L], dt), np.empty(nmax * mbmax, dt),
+           np.empty(nmax * mbmax, dt), np.zeros(theta.shape[0], dt),
+           np.empty(_max_workspace(dims, mbmax), dt), np.empty(mbmax, dt),
+           np.empty(n0 * mbmax if shuffle else 0, dt), np.empty(mbmax if shuffle else 0, dt))
+    z_buf, a_buf, g0, g1, grad, ws, ce_buf, xb, yb = (
+        blas.borrow(own[0]), blas.borrow(own[1]), blas.borrow(own[2]), blas.borrow(own[3]),
+        blas.borrow(own[4]), blas.borrow(own[5]), blas.borrow(own[6]), blas.borrow(own[7]),
+        blas.borrow(own[8]))
     use_dropout = keep_prob < 1.0
     compat = use_dropout and dropout_mode == DROPOUT_COMPAT
-    d_buf = np.zeros(off_a[L] if use_dropout else 0, np.bool_)
-    g0 = np.empty(nmax * mbmax, dt)
-    g1 = np.empty(nmax * mbmax, dt)
-    grad = np.zeros(theta.shape[0], dt)
-    ws = np.empty(_max_workspace(dims, mbmax), dt)
-    ce_buf = np.empty(mbmax, dt)
-    xb = np.empty(n0 * mbmax if shuffle else 0, dt)
-    yb = np.empty(mbmax if shuffle else 0, dt)
-    perm = np.empty(m if shuffle else 0, np.int64)
-    seed_key = np.empty(rng.MT_N, np.uint32)
-    key = np.empty(rng.MT_N, np.uint32)
+    d_own = np.zeros(off_a[L] if use_dropout else 0, np.bool_)
+    perm_own = np.empty(m if shuffle else 0, np.int64)
+    # row 0: the dropout seed's key; rows 1-4: the shuffle keys of four epochs, seeded
+    # together (rng.mt_seed4); ``key`` is the stream in use
+    key_own = np.empty((5, rng.MT_N), np.uint32)
+    d_buf, perm = blas.borrow(d_own), blas.borrow(perm_own)
+    seed_key, epoch_keys = blas.borrow(key_own[0]), blas.borrow(key_own[1:])
+    key = epoch_keys[0]
+    X, Y, theta, opt_m, opt_v = (blas.borrow(X), blas.borrow(Y), blas.borrow(theta),
+                                 blas.borrow(opt_m), blas.borrow(opt_v))
     pos = np.int64(rng.MT_N)
     if compat:
         rng.mt_seed(seed_key, dropout_seed)
@@ -132,8 +139,11 @@ def train_kernel(X, Y, dims, hidden, theta, opt_m, opt_v, first_epoch, n_epochs,
     for epoch in range(first_epoch, first_epoch + n_epochs):
         lr = lrs[epoch]
         if shuffle:
-            pos = rng.mt_seed(key, shuffle_seed + epoch + 1)
-            pos = rng.mt_permutation(key, pos, perm)
+            ek = (epoch - first_epoch) % 4
+            if ek == 0:
+                rng.mt_seed4(epoch_keys, shuffle_seed + epoch + 1)
+            key = epoch_keys[ek]
+            pos = rng.mt_permutation(key, np.int64(rng.MT_N), perm)
             rng_used = 1
             n_batches = (m + batch_size - 1) // batch_size
         else:
@@ -144,7 +154,7 @@ def train_kernel(X, Y, dims, hidden, theta, opt_m, opt_v, first_epoch, n_epochs,
             if shuffle:
                 k0 = bi * batch_size
                 mb = min(batch_size, m - k0)
-                xin = xb[:n0 * mb].reshape(n0, mb)
+                xin = blas.view2d(xb, 0, n0, mb)
                 for r in range(n0):
                     for j in range(mb):
                         xin[r, j] = X[r, perm[k0 + j]]
@@ -165,10 +175,10 @@ def train_kernel(X, Y, dims, hidden, theta, opt_m, opt_v, first_epoch, n_epochs,
             for l in range(L):
                 n = dims[l + 1]
                 k = dims[l]
-                W = theta[off_w[l]:off_w[l] + n * k].reshape(n, k)
+                W = blas.view2d(theta, off_w[l], n, k)
                 b = theta[off_b[l]:off_b[l] + n]
-                Z = z_buf[off_a[l]:off_a[l] + n * mb].reshape(n, mb)
-                A = a_buf[off_a[l]:off_a[l] + n * mb].reshape(n, mb)
+                Z = blas.view2d(z_buf, off_a[l], n, mb)
+                A = blas.view2d(a_buf, off_a[l], n, mb)
                 act = SIGMOID if l == L - 1 else hidden
                 if n * k * mb >= blas_min_work:
                     lay.linear_act_blas(a_in, W, b, act, Z, A)
@@ -216,16 +226,16 @@ def train_kernel(X, Y, dims, hidden, theta, opt_m, opt_v, first_epoch, n_epochs,
             for l in range(L - 1, -1, -1):
                 n = dims[l + 1]
                 k = dims[l]
-                W = theta[off_w[l]:off_w[l] + n * k].reshape(n, k)
-                dW = grad[off_w[l]:off_w[l] + n * k].reshape(n, k)
+                W = blas.view2d(theta, off_w[l], n, k)
+                dW = blas.view2d(grad, off_w[l], n, k)
                 db = grad[off_b[l]:off_b[l] + n]
                 gcur = g0 if cur == 0 else g1
                 gnext = g1 if cur == 0 else g0
-                dZ = gcur[:n * mb].reshape(n, mb)
+                dZ = blas.view2d(gcur, 0, n, mb)
                 want = l > 0
                 if want:
-                    a_prev = a_buf[off_a[l - 1]:off_a[l - 1] + k * mb].reshape(k, mb)
-                    dA = gnext[:k * mb].reshape(k, mb)
+                    a_prev = blas.view2d(a_buf, off_a[l - 1], k, mb)
+                    dA = blas.view2d(gnext, 0, k, mb)
                 else:
                     a_prev = xin
                     dA = dZ
@@ -254,6 +264,7 @@ def train_kernel(X, Y, dims, hidden, theta, opt_m, opt_v, first_epoch, n_epochs,
     if rng_used:
         for q in range(rng.MT_N):
             key_out[q] = key[q]
+    blas.keep_alive(own, d_own, perm_own, key_own)
     return t, rng_used, pos
 
 
@@ -655,18 +666,22 @@ def grad_check_cols(theta, X, Y, dims, hidden, epsilon, out, A0, loss0, WT, wt_o
     nmax = 1
     for l in range(L):
         nmax = max(nmax, dims[l + 1])
-    th = theta.copy()
+    # the loop's arrays as views that count no references (blas.borrow); the owners
+    # stay alive to the end through keep_alive
+    own = (theta.copy(), A0.copy(), loss0.copy(), np.empty(m), np.empty(nmax * m),
+           np.empty(nmax * m), np.empty(_max_workspace(dims, m)))
+    cols_own = np.empty(m, np.int64)
+    th, Ap, lossp, row, Uf, Vf, ws = (
+        blas.borrow(own[0]), blas.borrow(own[1]), blas.borrow(own[2]), blas.borrow(own[3]),
+        blas.borrow(own[4]), blas.borrow(own[5]), blas.borrow(own[6]))
+    cols = blas.borrow(cols_own)
+    theta, X, Y, A0, loss0, WT, CP = (blas.borrow(theta), blas.borrow(X), blas.borrow(Y),
+                                      blas.borrow(A0), blas.borrow(loss0), blas.borrow(WT),
+                                      blas.borrow(CP))
     Xf = X.ravel()
-    Ap = A0.copy()
-    lossp = loss0.copy()
-    row = np.empty(m)
-    row2 = row.reshape(1, m)
-    cols = np.empty(m, np.int64)
-    Uf = np.empty(nmax * m)
-    Vf = np.empty(nmax * m)
-    U = Uf.reshape(nmax, m)
-    V = Vf.reshape(nmax, m)
-    ws = np.empty(_max_workspace(dims, m))
+    row2 = blas.view2d(row, 0, 1, m)
+    U = blas.view2d(Uf, 0, nmax, m)
+    V = blas.view2d(Vf, 0, nmax, m)
     inv_m = 1.0 / m
     for p in range(start, P, step):
         l = 0
@@ -689,12 +704,12 @@ def grad_check_cols(theta, X, Y, dims, hidden, epsilon, out, A0, loss0, WT, wt_o
             # the perturbed row of Z_l, then g, and the columns where g changed
             if chain and k <= blas.GEMM_Q and m >= 16:
                 # a 2-D view: flat offsets in the loop would not vectorize
-                a_prev = a_src[ao:ao + k * m].reshape(k, m)
+                a_prev = blas.view2d(a_src, ao, k, m)
                 for j in range(m):
                     row2[0, j] = 0.0
                 _chain_cols(th, off_w[l] + r * k, 0, k, a_prev, row2, 0, m)
             elif k > blas.GEMM_Q or (m >= 16 and not chain):
-                a_prev = X if l == 0 else Ap[ao:ao + k * m].reshape(k, m)
+                a_prev = X if l == 0 else blas.view2d(Ap, ao, k, m)
                 blas.mm_nn_row(th[off_w[l] + r * k:off_w[l] + (r + 1) * k], a_prev, n, r,
                                row, ws)
             else:
@@ -748,3 +763,4 @@ def grad_check_cols(theta, X, Y, dims, hidden, epsilon, out, A0, loss0, WT, wt_o
                 Ap[base + j] = A0[base + j]
             th[p] = theta[p]
         out[p] = (j_plus - j_minus) / (2.0 * epsilon)
+    blas.keep_alive(own, cols_own)
