@@ -181,6 +181,14 @@ def mt_permutation(key, pos, out):
     block (tempered in one pass) with the mask narrowed as ``i`` falls; ``key`` stays
     the generator's state.
     """
+    return mt_permutation_into(key, pos, out, np.empty(MT_N, np.uint32),
+                               np.empty(out.shape[0], np.uint32))
+
+
+@njit(**_JIT)
+def mt_permutation_into(key, pos, out, tempered, js):
+    """:func:`mt_permutation` with its scratch given: ``tempered`` of 624 and ``js`` of
+    ``out.size`` ``uint32``."""
     n = out.shape[0]
     for i in range(n):
         out[i] = i
@@ -191,13 +199,11 @@ def mt_permutation(key, pos, out):
             out[i] = out[j]
             out[j] = t
         return pos
-    tempered = np.empty(MT_N, np.uint32)
     if pos < MT_N:
         _temper_block(key, tempered, pos)
     # First every draw j of i = n-1 .. 1, then the swaps. A rejected draw leaves i as it
     # is and its store is overwritten by the next one, so the scan has no branch that
     # depends on a draw; the mask is halved when i falls to the next power of two less 1.
-    js = np.empty(n, np.uint32)
     ui = np.uint32(max(n - 1, 0))
     mask = ui
     mask |= mask >> np.uint32(1)
