@@ -107,25 +107,32 @@ def train_kernel(X, Y, dims, hidden, theta, opt_m, opt_v, first_epoch, n_epochs,
     for l in range(L + 1):
         nmax = max(nmax, dims[l])
 
-    # every array the loop touches, as views that count no references (blas.borrow):
-    # the owners stay alive to the end through keep_alive
-    own = (np.empty(off_a[L], dt), np.empty(off_a[L], dt), np.empty(nmax * mbmax, dt),
-           np.empty(nmax * mbmax, dt), np.zeros(theta.shape[0], dt),
-           np.empty(_max_workspace(dims, mbmax), dt), np.empty(mbmax, dt),
-           np.empty(n0 * mbmax if shuffle else 0, dt), np.empty(mbmax if shuffle else 0, dt))
+    # every array the loop touches, as views that count no references (blas.borrow)
+    # into one buffer per dtype; the owners stay alive to the end through keep_alive
+    sizes = (off_a[L], off_a[L], nmax * mbmax, nmax * mbmax, theta.shape[0],
+             _max_workspace(dims, mbmax), mbmax, n0 * mbmax if shuffle else 0,
+             mbmax if shuffle else 0)
+    ends = np.cumsum(np.array(sizes))
+    f_own = np.empty(ends[-1], dt)
+    fb = blas.borrow(f_own)
     z_buf, a_buf, g0, g1, grad, ws, ce_buf, xb, yb = (
-        blas.borrow(own[0]), blas.borrow(own[1]), blas.borrow(own[2]), blas.borrow(own[3]),
-        blas.borrow(own[4]), blas.borrow(own[5]), blas.borrow(own[6]), blas.borrow(own[7]),
-        blas.borrow(own[8]))
+        fb[:ends[0]], fb[ends[0]:ends[1]], fb[ends[1]:ends[2]], fb[ends[2]:ends[3]],
+        fb[ends[3]:ends[4]], fb[ends[4]:ends[5]], fb[ends[5]:ends[6]], fb[ends[6]:ends[7]],
+        fb[ends[7]:ends[8]])
+    grad[:] = 0.0
     use_dropout = keep_prob < 1.0
     compat = use_dropout and dropout_mode == DROPOUT_COMPAT
     d_own = np.zeros(off_a[L] if use_dropout else 0, np.bool_)
     perm_own = np.empty(m if shuffle else 0, np.int64)
-    # row 0: the dropout seed's key; rows 1-4: the shuffle keys of four epochs, seeded
-    # together (rng.mt_seed4); ``key`` is the stream in use
-    key_own = np.empty((5, rng.MT_N), np.uint32)
+    # rows 0-4 of the keys: the dropout seed's key, then the shuffle keys of four epochs
+    # seeded together (rng.mt_seed4), ``key`` being the stream in use; then the
+    # shuffle's scratch
+    u_own = np.empty(5 * rng.MT_N + rng.MT_N + (m if shuffle else 0), np.uint32)
+    ub = blas.borrow(u_own)
+    seed_key = ub[:rng.MT_N]
+    epoch_keys = blas.view2d(ub, rng.MT_N, 4, rng.MT_N)
+    shuffle_ws = ub[5 * rng.MT_N:]
     d_buf, perm = blas.borrow(d_own), blas.borrow(perm_own)
-    seed_key, epoch_keys = blas.borrow(key_own[0]), blas.borrow(key_own[1:])
     key = epoch_keys[0]
     X, Y, theta, opt_m, opt_v = (blas.borrow(X), blas.borrow(Y), blas.borrow(theta),
                                  blas.borrow(opt_m), blas.borrow(opt_v))
@@ -143,7 +150,8 @@ def train_kernel(X, Y, dims, hidden, theta, opt_m, opt_v, first_epoch, n_epochs,
             if ek == 0:
                 rng.mt_seed4(epoch_keys, shuffle_seed + epoch + 1)
             key = epoch_keys[ek]
-            pos = rng.mt_permutation(key, np.int64(rng.MT_N), perm)
+            pos = rng.mt_permutation_into(key, np.int64(rng.MT_N), perm,
+                                          shuffle_ws[:rng.MT_N], shuffle_ws[rng.MT_N:])
             rng_used = 1
             n_batches = (m + batch_size - 1) // batch_size
         else:
@@ -264,7 +272,7 @@ def train_kernel(X, Y, dims, hidden, theta, opt_m, opt_v, first_epoch, n_epochs,
     if rng_used:
         for q in range(rng.MT_N):
             key_out[q] = key[q]
-    blas.keep_alive(own, d_own, perm_own, key_own)
+    blas.keep_alive(f_own, d_own, perm_own, u_own)
     return t, rng_used, pos
 
 
