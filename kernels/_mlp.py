@@ -110,7 +110,9 @@ def check_train_args(X, Y, dims, theta, opt_m, opt_v, first_epoch, n_epochs, lrs
     Shared by the compiled backends (host or device arrays: only shapes are read), so a
     call NumPy would reject midway is rejected before any parameter changes.
     """
-    P = sum(dims[l + 1] * (dims[l] + 1) for l in range(len(dims) - 1))
+    P = 0
+    for n_in, n_out in zip(dims[:-1], dims[1:]):
+        P += n_out * (n_in + 1)
     y_cols = Y.shape[len(Y.shape) - 1] if len(Y.shape) else -1
     if len(dims) < 2 or len(X.shape) != 2 or X.shape[0] != dims[0] or y_cols != X.shape[1]:
         raise ValueError(f"X {tuple(X.shape)} and Y {tuple(Y.shape)} do not match "

@@ -722,12 +722,10 @@ def train_mlp(X, Y, dims, hidden, theta, opt_m, opt_v, first_epoch, n_epochs, op
     dims = np.array(dims, dtype=np.int64)     # a copy: writable, C-contiguous
     first_epoch, n_epochs, t = int(first_epoch), int(n_epochs), int(t)
     batch_size, cost_every = int(batch_size), int(cost_every)
-    X = _in64(X)
-    Y = _in64(Y).reshape(1, -1)
-    if not X.flags.writeable:
-        X = X.copy()
-    if not Y.flags.writeable:
-        Y = Y.copy()
+    X = _in64(X)                              # writable C-contiguous float64 (or a copy)
+    Y = _in64(Y)
+    if Y.ndim != 2 or Y.shape[0] != 1:
+        Y = Y.reshape(1, -1)
     lrs = np.array(lrs, dtype=np.float64)
     check_train_args(X, Y, dims.tolist(), theta, opt_m, opt_v, first_epoch, n_epochs, lrs,
                      batch_size, shuffle_seed, keep_prob, dropout_mode, dropout_seed,
@@ -746,7 +744,7 @@ def train_mlp(X, Y, dims, hidden, theta, opt_m, opt_v, first_epoch, n_epochs, op
         float(beta), float(beta1), float(beta2), float(eps), t, batch_size,
         int(shuffle_seed), float(lambd), float(keep_prob), int(dropout_mode),
         _seed64(dropout_seed), int(cost_mode), int(grad_form), cost_every,
-        _flat(costs_o), int(TRAIN_BLAS_MIN_WORK), key)
+        costs_o if costs_o.ndim == 1 else _flat(costs_o), int(TRAIN_BLAS_MIN_WORK), key)
     if used:
         _set_numpy_mt(key, pos)
     if copied:
