@@ -904,7 +904,7 @@ def _pw_3(a, lo, n, square):
     return _pw_1(a, lo, n2, square) + _pw_1(a, lo + n2, n - n2, square)
 
 
-@njit(**_JIT)
+@njit(inline="always", **_JIT)
 def pairwise_sum(a, square):
     """``np.sum(a)`` (of ``np.square(a)`` when ``square``) in NumPy's exact order.
 
@@ -913,7 +913,13 @@ def pairwise_sum(a, square):
     Like ``np.sum``, the result is added to the reduction's initial ``+0.0``.
     """
     zero = a.dtype.type(0.0)
-    return zero + _pw_3(a, np.int64(0), a.shape[0], square)
+    n = a.shape[0]
+    if n < 8:                           # the leaf's plain loop, without the calls
+        res = a.dtype.type(-0.0)
+        for i in range(n):
+            res += a[i] * a[i] if square else a[i]
+        return zero + res
+    return zero + _pw_3(a, np.int64(0), n, square)
 
 
 @njit(**_JIT)
@@ -981,7 +987,7 @@ def _pw_rows4(D, i, n, t_lo, t_n, vals):
     return vals[0, 0], vals[0, 1], vals[0, 2], vals[0, 3]
 
 
-@njit(**_JIT)
+@njit(inline="always", **_JIT)
 def row_sums(D, scale, out):
     """``out[i] = scale * np.sum(D[i])`` for every row of a C-contiguous 2-D ``D``.
 
@@ -1433,7 +1439,7 @@ def mm_nn(W, A, C, ws):
                 gemm_row(W[i], A, C[i], odd and i == n - 1, ws)
 
 
-@njit(**_JIT)
+@njit(inline="always", **_JIT)
 def mm_tn(W, B, C, ws):
     """``C = W.T @ B`` (W (k, n), B (k, m), C (n, m), all C-contiguous) in NumPy order.
 
@@ -1612,7 +1618,7 @@ def _nt_block(X, A, T, ls, le):
         _nt_tail(X[n - 1], A, T[n - 1], ls, le, singles)
 
 
-@njit(**_JIT)
+@njit(inline="always", **_JIT)
 def mm_nt(X, A, C, ws):
     """``C = X @ A.T`` (X (n, k), A (p, k), C (n, p), all C-contiguous) in NumPy order.
 

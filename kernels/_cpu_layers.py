@@ -69,7 +69,7 @@ def activate_row(z, a, bias, act):
             a[j] = v
 
 
-@njit(**_JIT)
+@njit(inline="always", **_JIT)
 def linear_act_hand(A_prev, W, b, act, Z, A, ws):
     """``Z = W @ A_prev + b``, ``A = g(Z)`` with hand loops (NumPy's exact order).
 
@@ -102,7 +102,7 @@ def linear_act_small(A_prev, W, b, act, Z, A):
     linear_act_hand(A_prev, W, b.reshape(b.shape[0]), act, Z, A, np.empty(0, Z.dtype))
 
 
-@njit(**_JIT)
+@njit(inline="always", **_JIT)
 def _linear_act_rows(A_prev, W, b, act, Z, A, i0, i1):
     """Rows ``i0 .. i1-1`` of ``Z = W @ A_prev + b``, ``A = g(Z)`` (``k <= GEMM_Q``).
 
@@ -135,7 +135,7 @@ def bias_act(Z, b, act, A):
         _bias_act_row(Z, b, act, A, i)
 
 
-@njit(**_JIT)
+@njit(inline="always", **_JIT)
 def _bias_act_row(Z, b, act, A, i):
     """:func:`activate_row` on row ``i``, indexing the 2-D arrays directly (row views cost
     more than the arithmetic on tiny layers)."""
@@ -178,7 +178,7 @@ def linear_act_blas(A_prev, W, b, act, Z, A):
     bias_act(Z, b, act, A)
 
 
-@njit(**_JIT)
+@njit(inline="always", **_JIT)
 def act_backward_flat(dA, Z, A, act, dZ):
     """``dZ = dA * g'(Z)`` elementwise on flat arrays (tanh uses ``A``).
 
@@ -233,7 +233,7 @@ def act_backward_2d(dA, Z, A, act, dZ):
 
 
 # --------------------------------------------------------------------------- backward
-@njit(**_JIT)
+@njit(inline="always", **_JIT)
 def dw_db_epilogue(dZ, W, scale, l2, dW, db):
     """Given ``dW = dZ @ A_prev.T``: ``dW = scale dW + l2 W``, ``db = scale rowsum(dZ)``."""
     s = dW.dtype.type(scale)
@@ -248,7 +248,7 @@ def dw_db_epilogue(dZ, W, scale, l2, dW, db):
     blas.row_sums(dZ, scale, db)
 
 
-@njit(**_JIT)
+@njit(inline="always", **_JIT)
 def linear_backward_hand(dZ, A_prev, W, scale, l2, dW, db, dA_prev, want_dA, ws):
     """``dW = scale dZ A_prev^T + l2 W``, ``db = scale rowsum(dZ)``, ``dA_prev = W^T dZ``.
 
