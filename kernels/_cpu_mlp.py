@@ -374,18 +374,18 @@ CP_STRIDE = 8
 CP_MAX = 1 << 22
 
 
-@njit(**_JIT)
 def sparse_check_ok(dims, m):
     """Whether :func:`grad_check_cols` reproduces every product of the network.
 
     It needs every example-column product to be NumPy's per-column order: at least 2
     examples (one example is a ``dgemv_t``/``ddot``) and layers after the first with
-    at most ``GEMM_Q`` inputs (one k block).
+    at most ``GEMM_Q`` inputs (one k block). Plain Python (``dims`` a sequence of int):
+    a compiled call would cost more than the loop.
     """
     if m < 2:
         return False
-    for l in range(1, dims.shape[0] - 1):
-        if dims[l] > blas.GEMM_Q:
+    for d in dims[1:-1]:
+        if d > blas.GEMM_Q:
             return False
     return True
 
@@ -423,7 +423,7 @@ def _same(a, b):
     return a == b and (a != 0.0 or math.copysign(1.0, a) == math.copysign(1.0, b))
 
 
-@njit(**_JIT)
+@njit(inline="always", **_JIT)
 def _elem(W, wo, n, k, i, x, xo, xs, m, j):
     """``(W @ A)[i, j]`` as :func:`._cpu_blas.mm_nn` computes it, for ``m >= 2``, ``k <=
     GEMM_Q``: ``W`` is ``(n, k)`` at ``W[wo:]`` and column ``j`` of the ``(k, m)`` ``A`` is
@@ -523,7 +523,7 @@ def _chain_cols(th, w, t0, k, In, Out, i, nc):
         t += 1
 
 
-@njit(**_JIT)
+@njit(inline="always", **_JIT)
 def _layer_cols(th, wo, bo, n, k, act, In, Inf, Out, nc, cols, m, t0, CP, cpb):
     """Layer ``(n, k)`` at the compact columns: ``Out[:n, :nc]`` from ``In[:k, :nc]``.
 

@@ -649,12 +649,15 @@ def grad_check_mlp(theta, X, Y, dims, hidden, epsilon, gradapprox):
     th = _in64(theta)
     X, Y = _in64(X), _in64(Y)
     out = _out64(gradapprox)
-    of = _flat(out)
+    of = out if out.ndim == 1 else _flat(out)
     P = th.shape[0]
-    big = _grad_check_work(dims.tolist(), X.shape[1]) >= GRAD_CHECK_PAR_MIN_WORK
+    dims_l = dims.tolist()
+    # the work is below 4 m P**2 (each layer's n (k + 1) <= P and k + later weights < 2 P)
+    big = (4 * X.shape[1] * P * P >= GRAD_CHECK_PAR_MIN_WORK
+           and _grad_check_work(dims_l, X.shape[1]) >= GRAD_CHECK_PAR_MIN_WORK)
     n_chunks = min(P, numba.get_num_threads()) if big else 1
     hidden, epsilon = int(hidden), float(epsilon)
-    sparse = _mlp.sparse_check_ok(dims, X.shape[1])
+    sparse = _mlp.sparse_check_ok(dims_l, X.shape[1])
     if n_chunks == 1 and sparse:
         _mlp.grad_check_sparse(th, X, Y, dims, hidden, epsilon, of)
     elif n_chunks == 1:
