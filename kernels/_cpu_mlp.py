@@ -374,19 +374,41 @@ CP_STRIDE = 8
 CP_MAX = 1 << 22
 
 
+@njit(**_JIT)
 def sparse_check_ok(dims, m):
     """Whether :func:`grad_check_cols` reproduces every product of the network.
 
     It needs every example-column product to be NumPy's per-column order: at least 2
     examples (one example is a ``dgemv_t``/``ddot``) and layers after the first with
-    at most ``GEMM_Q`` inputs (one k block). Plain Python (``dims`` a sequence of int):
-    a compiled call would cost more than the loop.
+    at most ``GEMM_Q`` inputs (one k block).
     """
     if m < 2:
         return False
-    for d in dims[1:-1]:
-        if d > blas.GEMM_Q:
+    for l in range(1, dims.shape[0] - 1):
+        if dims[l] > blas.GEMM_Q:
             return False
+    return True
+
+
+@njit(**_JIT)
+def grad_check_work(dims, m):
+    """Multiply-adds of a full recompute from the perturbed layer on (both signs)."""
+    work = 0
+    later = 0
+    for l in range(dims.shape[0] - 2, -1, -1):
+        work += 2 * dims[l + 1] * (dims[l] + 1) * (dims[l] + later) * m
+        later += dims[l + 1] * dims[l]
+    return work
+
+
+@njit(**_JIT)
+def grad_check_small(theta, X, Y, dims, hidden, epsilon, out, max_work):
+    """:func:`grad_check_sparse` when it applies and the work is below ``max_work`` (one
+    thread); returns whether it ran. The wrapper's common case in one compiled call."""
+    m = X.shape[1]
+    if not sparse_check_ok(dims, m) or grad_check_work(dims, m) >= max_work:
+        return False
+    grad_check_sparse(theta, X, Y, dims, hidden, epsilon, out)
     return True
 
 
@@ -674,14 +696,19 @@ def grad_check_cols(theta, X, Y, dims, hidden, epsilon, out, A0, loss0, WT, wt_o
     nmax = 1
     for l in range(L):
         nmax = max(nmax, dims[l + 1])
-    # the loop's arrays as views that count no references (blas.borrow); the owners
-    # stay alive to the end through keep_alive
-    own = (theta.copy(), A0.copy(), loss0.copy(), np.empty(m), np.empty(nmax * m),
-           np.empty(nmax * m), np.empty(_max_workspace(dims, m)))
+    # the loop's arrays as views that count no references (blas.borrow) into one
+    # buffer; the owners stay alive to the end through keep_alive
+    ends = np.cumsum(np.array((theta.shape[0], A0.shape[0], m, m, nmax * m, nmax * m,
+                               _max_workspace(dims, m))))
+    f_own = np.empty(ends[-1])
     cols_own = np.empty(m, np.int64)
-    th, Ap, lossp, row, Uf, Vf, ws = (
-        blas.borrow(own[0]), blas.borrow(own[1]), blas.borrow(own[2]), blas.borrow(own[3]),
-        blas.borrow(own[4]), blas.borrow(own[5]), blas.borrow(own[6]))
+    fb = blas.borrow(f_own)
+    th, Ap, lossp, row, Uf, Vf, ws = (fb[:ends[0]], fb[ends[0]:ends[1]], fb[ends[1]:ends[2]],
+                                      fb[ends[2]:ends[3]], fb[ends[3]:ends[4]],
+                                      fb[ends[4]:ends[5]], fb[ends[5]:ends[6]])
+    th[:] = theta
+    Ap[:] = A0
+    lossp[:] = loss0
     cols = blas.borrow(cols_own)
     theta, X, Y, A0, loss0, WT, CP = (blas.borrow(theta), blas.borrow(X), blas.borrow(Y),
                                       blas.borrow(A0), blas.borrow(loss0), blas.borrow(WT),
@@ -771,4 +798,4 @@ def grad_check_cols(theta, X, Y, dims, hidden, epsilon, out, A0, loss0, WT, wt_o
                 Ap[base + j] = A0[base + j]
             th[p] = theta[p]
         out[p] = (j_plus - j_minus) / (2.0 * epsilon)
-    blas.keep_alive(own, cols_own)
+    blas.keep_alive(f_own, cols_own)

@@ -611,19 +611,6 @@ def adam_step(p, g, m, v, t, lr, beta1, beta2, eps):
 
 
 # --------------------------------------------------------------------------- networks
-def _grad_check_work(dims, m):
-    """Multiply-adds of a full recompute from the perturbed layer on (both signs).
-
-    ``dims``: a list of int.
-    """
-    work = 0
-    later = 0
-    for l in range(len(dims) - 2, -1, -1):
-        work += 2 * dims[l + 1] * (dims[l] + 1) * (dims[l] + later) * m
-        later += dims[l + 1] * dims[l]
-    return work
-
-
 def grad_check_mlp(theta, X, Y, dims, hidden, epsilon, gradapprox):
     """Two-sided differences of the MLP cost for every parameter, computed incrementally.
 
@@ -645,19 +632,24 @@ def grad_check_mlp(theta, X, Y, dims, hidden, epsilon, gradapprox):
     gradapprox : ndarray (P,)
         Output ``(J(theta + eps e_i) - J(theta - eps e_i)) / (2 eps)``.
     """
+    if not numba.config.DISABLE_JIT:        # (the plain function would take any type)
+        try:
+            # the common case (C-contiguous float64, int64 dims, one thread) in one call
+            if _grad_check_exact()(theta, X, Y, dims, hidden, epsilon, gradapprox,
+                                   GRAD_CHECK_PAR_MIN_WORK):
+                return
+        except TypeError:
+            pass                            # other types: converted below
     dims = np.array(dims, dtype=np.int64)     # a copy: writable, C-contiguous
     th = _in64(theta)
     X, Y = _in64(X), _in64(Y)
     out = _out64(gradapprox)
     of = out if out.ndim == 1 else _flat(out)
     P = th.shape[0]
-    dims_l = dims.tolist()
-    # the work is below 4 m P**2 (each layer's n (k + 1) <= P and k + later weights < 2 P)
-    big = (4 * X.shape[1] * P * P >= GRAD_CHECK_PAR_MIN_WORK
-           and _grad_check_work(dims_l, X.shape[1]) >= GRAD_CHECK_PAR_MIN_WORK)
+    big = _mlp.grad_check_work(dims, X.shape[1]) >= GRAD_CHECK_PAR_MIN_WORK
     n_chunks = min(P, numba.get_num_threads()) if big else 1
     hidden, epsilon = int(hidden), float(epsilon)
-    sparse = _mlp.sparse_check_ok(dims_l, X.shape[1])
+    sparse = _mlp.sparse_check_ok(dims, X.shape[1])
     if n_chunks == 1 and sparse:
         _mlp.grad_check_sparse(th, X, Y, dims, hidden, epsilon, of)
     elif n_chunks == 1:
@@ -676,6 +668,20 @@ def grad_check_mlp(theta, X, Y, dims, hidden, epsilon, gradapprox):
             for job in [pool.submit(kernel, *args, *rng) for rng in ranges]:
                 job.result()
     _back(gradapprox, out)
+
+
+@functools.cache
+def _grad_check_exact():
+    """:func:`._cpu_mlp.grad_check_small` for writable C-contiguous float64 arrays and
+    int64 ``dims`` only (the inputs also all read-only); see :func:`_exact_optimizer`."""
+    sigs = []
+    for ro in (False, True):
+        v1 = numba.types.Array(numba.float64, 1, "C", readonly=ro)
+        v2 = numba.types.Array(numba.float64, 2, "C", readonly=ro)
+        d = numba.types.Array(numba.int64, 1, "C", readonly=ro)
+        sigs.append((v1, v2, v2, d, numba.int64, numba.float64,
+                     numba.types.Array(numba.float64, 1, "C"), numba.int64))
+    return _exact(_mlp.grad_check_small, sigs)
 
 
 def train_mlp(X, Y, dims, hidden, theta, opt_m, opt_v, first_epoch, n_epochs, optimizer,

@@ -661,6 +661,24 @@ def test_grad_check_sparse_needs_per_column_products():
     assert not _cpu_mlp.sparse_check_ok(np.array([4, 300, 1]), 8)   # a later k over GEMM_Q
 
 
+def test_grad_check_small_runs_only_the_sparse_single_thread_case():
+    theta, X, Y, dims = _course_grad_case()
+    P = theta.shape[0]
+    want = np.empty(P)
+    _cpu_mlp.grad_check_sparse(theta, X, Y, dims, _spec.RELU, 1e-7, want)
+    # per layer from the last: 2 n (k + 1) (k + later weights) m
+    assert _cpu_mlp.grad_check_work(dims, 3) == 2 * 3 * (1 * 4 * 3 + 3 * 6 * 8 + 5 * 5 * 22)
+    got = np.full(P, np.nan)
+    assert _cpu_mlp.grad_check_small(theta, X, Y, dims, _spec.RELU, 1e-7, got, 10**7)
+    np.testing.assert_array_equal(got, want)
+    untouched = np.full(P, np.nan)
+    # above the work threshold (the threaded path) or one example (no sparse path): no
+    for Xs, Ys, limit in ((X, Y, 10), (X[:, :1].copy(), Y[:, :1].copy(), 10**7)):
+        assert not _cpu_mlp.grad_check_small(theta, Xs, Ys, dims, _spec.RELU, 1e-7,
+                                             untouched, limit)
+    assert np.isnan(untouched).all()
+
+
 @pytest.mark.parametrize("hidden", [_spec.RELU, _spec.TANH])
 def test_grad_check_wide_net(hidden):
     rng = np.random.default_rng(hidden)
