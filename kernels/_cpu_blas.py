@@ -995,7 +995,8 @@ def row_sums(D, scale, out):
     """
     n_rows, n = D.shape
     n4 = n_rows - n_rows % 4
-    if n4 > 0 and n <= 128:                # one leaf per row: no stack to allocate
+    half = n // 2 - (n // 2) % 8            # where the pairwise recursion splits a row
+    if n4 > 0 and n - half <= 128:          # one or two leaves a row: no stack needed
         _row_sums4_leaf(D, scale, out, n4)
     elif n4 > 0:
         _row_sums4(D, scale, out, n4, np.empty(192, np.int64), np.empty(192, np.int64),
@@ -1007,12 +1008,19 @@ def row_sums(D, scale, out):
 
 @njit(**_JIT)
 def _row_sums4_leaf(D, scale, out, n4):
-    """Rows ``0 .. n4-1`` of :func:`row_sums` when a row is one pairwise leaf."""
+    """Rows ``0 .. n4-1`` of :func:`row_sums` when a row is one pairwise leaf (at most
+    128 values) or two (NumPy's first split, then ``left + right``)."""
     zero = D.dtype.type(0.0)
     s = D.dtype.type(scale)
     n = D.shape[1]
+    half = n // 2 - (n // 2) % 8
     for i in range(0, n4, 4):
-        s0, s1, s2, s3 = _pw_block4(D, i, np.int64(0), n)
+        if n <= 128:
+            s0, s1, s2, s3 = _pw_block4(D, i, np.int64(0), n)
+        else:
+            l0, l1, l2, l3 = _pw_block4(D, i, np.int64(0), half)
+            r0, r1, r2, r3 = _pw_block4(D, i, half, n - half)
+            s0, s1, s2, s3 = l0 + r0, l1 + r1, l2 + r2, l3 + r3
         out[i] = s * (zero + s0)
         out[i + 1] = s * (zero + s1)
         out[i + 2] = s * (zero + s2)
