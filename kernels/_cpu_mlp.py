@@ -85,6 +85,21 @@ def _max_workspace(dims, mb):
     return w
 
 
+@njit(**_JIT)
+def _carve(sizes):
+    """Starts of segments of ``sizes`` values laid one after another in one buffer, each
+    rounded up to 8 values (64 bytes), so a segment is as aligned as its own allocation
+    would be (misaligned rows cost the column loops a fifth); the last entry is the
+    buffer's length."""
+    starts = np.empty(len(sizes) + 1, np.int64)
+    k = 0
+    for i in range(len(sizes)):
+        starts[i] = k
+        k += (sizes[i] + 7) // 8 * 8
+    starts[len(sizes)] = k
+    return starts
+
+
 # --------------------------------------------------------------------------- training
 @njit(**_JIT)
 def train_kernel(X, Y, dims, hidden, theta, opt_m, opt_v, first_epoch, n_epochs,
@@ -112,13 +127,13 @@ def train_kernel(X, Y, dims, hidden, theta, opt_m, opt_v, first_epoch, n_epochs,
     sizes = (off_a[L], off_a[L], nmax * mbmax, nmax * mbmax, theta.shape[0],
              _max_workspace(dims, mbmax), mbmax, n0 * mbmax if shuffle else 0,
              mbmax if shuffle else 0)
-    ends = np.cumsum(np.array(sizes))
-    f_own = np.empty(ends[-1], dt)
+    st = _carve(sizes)
+    f_own = np.empty(st[-1], dt)
     fb = blas.borrow(f_own)
     z_buf, a_buf, g0, g1, grad, ws, ce_buf, xb, yb = (
-        fb[:ends[0]], fb[ends[0]:ends[1]], fb[ends[1]:ends[2]], fb[ends[2]:ends[3]],
-        fb[ends[3]:ends[4]], fb[ends[4]:ends[5]], fb[ends[5]:ends[6]], fb[ends[6]:ends[7]],
-        fb[ends[7]:ends[8]])
+        fb[st[0]:st[0] + sizes[0]], fb[st[1]:st[1] + sizes[1]], fb[st[2]:st[2] + sizes[2]],
+        fb[st[3]:st[3] + sizes[3]], fb[st[4]:st[4] + sizes[4]], fb[st[5]:st[5] + sizes[5]],
+        fb[st[6]:st[6] + sizes[6]], fb[st[7]:st[7] + sizes[7]], fb[st[8]:st[8] + sizes[8]])
     grad[:] = 0.0
     use_dropout = keep_prob < 1.0
     compat = use_dropout and dropout_mode == DROPOUT_COMPAT
@@ -698,14 +713,15 @@ def grad_check_cols(theta, X, Y, dims, hidden, epsilon, out, A0, loss0, WT, wt_o
         nmax = max(nmax, dims[l + 1])
     # the loop's arrays as views that count no references (blas.borrow) into one
     # buffer; the owners stay alive to the end through keep_alive
-    ends = np.cumsum(np.array((theta.shape[0], A0.shape[0], m, m, nmax * m, nmax * m,
-                               _max_workspace(dims, m))))
-    f_own = np.empty(ends[-1])
+    sizes = (theta.shape[0], A0.shape[0], m, m, nmax * m, nmax * m, _max_workspace(dims, m))
+    st = _carve(sizes)
+    f_own = np.empty(st[-1])
     cols_own = np.empty(m, np.int64)
     fb = blas.borrow(f_own)
-    th, Ap, lossp, row, Uf, Vf, ws = (fb[:ends[0]], fb[ends[0]:ends[1]], fb[ends[1]:ends[2]],
-                                      fb[ends[2]:ends[3]], fb[ends[3]:ends[4]],
-                                      fb[ends[4]:ends[5]], fb[ends[5]:ends[6]])
+    th, Ap, lossp, row, Uf, Vf, ws = (
+        fb[st[0]:st[0] + sizes[0]], fb[st[1]:st[1] + sizes[1]], fb[st[2]:st[2] + sizes[2]],
+        fb[st[3]:st[3] + sizes[3]], fb[st[4]:st[4] + sizes[4]], fb[st[5]:st[5] + sizes[5]],
+        fb[st[6]:st[6] + sizes[6]])
     th[:] = theta
     Ap[:] = A0
     lossp[:] = loss0
