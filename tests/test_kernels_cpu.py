@@ -724,6 +724,15 @@ def test_legacy_seed_matches_numpy_state(seed):
     assert pos == st_[2] == 624
 
 
+@pytest.mark.parametrize("seed", [0, 11, 2**32 - 4])
+def test_mt_seed4_is_four_legacy_seedings(seed):
+    keys = np.empty((4, 624), np.uint32)
+    _cpu_rng.mt_seed4(keys, seed)
+    for q in range(4):
+        np.random.seed(seed + q)
+        np.testing.assert_array_equal(keys[q], np.random.get_state()[1])
+
+
 @pytest.mark.parametrize("m", [1, 64, 300, 5000])
 def test_legacy_permutation_mid_block_matches_numpy(m):
     # the permutation starts wherever the stream is (here after 7 doubles)
