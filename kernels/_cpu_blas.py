@@ -587,9 +587,9 @@ def borrow(typingctx, a):
     """A view of the array ``a`` that holds no reference to its memory.
 
     Numba counts references to an array's memory atomically, on every view made and
-    dropped, and that is a fifth of a notebook-sized training step. Views of the result
-    (slices, reshapes, arguments passed on) count nothing. The caller keeps ``a`` alive
-    for as long as the result is used.
+    dropped and on every array passed to a compiled call (about 10 ns a call with five
+    arrays). Views of the result (slices, reshapes, arguments passed on) count nothing.
+    The caller keeps ``a`` alive for as long as the result is used.
     """
     if not isinstance(a, types.Array):
         return None
