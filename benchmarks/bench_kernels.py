@@ -66,7 +66,8 @@ class LinearReluForward(_Suite):
 
 
 class LinearReluBackward(_Suite):
-    """``act_backward`` (ReLU) then ``linear_backward`` with ``dA_prev``, same shapes."""
+    """``linear_act_backward`` (ReLU, with ``dA_prev``): (20x2)@(2x211), 256^3,
+    (1024x1024)@(1024x512)."""
 
     family = "linear_relu_bwd"
 

@@ -358,8 +358,8 @@ def build_case(family, size, dtype, backend):
             scale = 1.0 / m
 
             def fn():
-                K.act_backward(dA, Z, A, _spec.RELU, dZ)
-                K.linear_backward(dZ, A_prev, W, scale, 0.0, dW, db, dA_prev)
+                K.linear_act_backward(dA, Z, A, _spec.RELU, A_prev, W, scale, 0.0, dZ, dW,
+                                      db, dA_prev)
     elif family.startswith("dropout"):
         A = rng.standard_normal(p).astype(dt)
         D = np.empty(p, dtype=bool)

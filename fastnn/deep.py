@@ -80,13 +80,17 @@ def relu(Z):
     return np.maximum(0, Z), Z
 
 
-def _act_backward(dA, Z, act):
+def _act_inputs(dA, Z):
     dA = _matrix(dA, "dA")
     Z = _matrix(Z, "cache")
     if Z.shape != dA.shape:
         raise ValueError(f"cache (Z) must have dA's shape {dA.shape}, got {Z.shape}")
     dtype = np.result_type(dA.dtype, Z.dtype)
-    dA, Z = dA.astype(dtype, copy=False), Z.astype(dtype, copy=False)
+    return dA.astype(dtype, copy=False), Z.astype(dtype, copy=False)
+
+
+def _act_backward(dA, Z, act):
+    dA, Z = _act_inputs(dA, Z)
     dZ = np.empty_like(dA)
     kernel_module().act_backward(dA, Z, Z, act, dZ)
     return dZ
@@ -267,12 +271,15 @@ def _linear_cache(cache, dZ, name="cache"):
     return A_prev, W.astype(dZ.dtype, copy=False)
 
 
+def _backward_outputs(A_prev, W):
+    """``dW, db, dA_prev`` to write, for C-contiguous ``A_prev`` and ``W``."""
+    return np.empty_like(W), np.empty((W.shape[0], 1), dtype=W.dtype), np.empty_like(A_prev)
+
+
 def _linear_backward(dZ, A_prev, W):
     dtype = np.result_type(dZ.dtype, A_prev.dtype)
     dZ, A_prev, W = (np.ascontiguousarray(a, dtype=dtype) for a in (dZ, A_prev, W))
-    dW = np.empty_like(W)
-    db = np.empty((W.shape[0], 1), dtype=dtype)
-    dA_prev = np.empty_like(A_prev)
+    dW, db, dA_prev = _backward_outputs(A_prev, W)
     kernel_module().linear_backward(dZ, A_prev, W, 1.0 / A_prev.shape[1], 0.0, dW, db,
                                     dA_prev)
     return dA_prev, dW, db
@@ -314,9 +321,17 @@ def linear_activation_backward(dA, cache, activation):
     if not isinstance(cache, (tuple, list)) or len(cache) != 2:
         raise ValueError("cache must be the ((A_prev, W, b), Z) tuple "
                          "linear_activation_forward returns")
-    dZ = _act_backward(dA, cache[1], _ACTS[activation])
-    A_prev, W = _linear_cache(cache[0], dZ, "cache[0]")
-    return _linear_backward(dZ, A_prev, W)
+    act = _ACTS[activation]
+    dA, Z = _act_inputs(dA, cache[1])
+    A_prev, W = _linear_cache(cache[0], dA, "cache[0]")     # dZ will have dA's shape
+    if np.result_type(dA.dtype, A_prev.dtype) != dA.dtype:
+        # g' in dA's precision, the products in A_prev's wider one: two steps
+        return _linear_backward(_act_backward(dA, Z, act), A_prev, W)
+    dA, Z, A_prev, W = (np.ascontiguousarray(a) for a in (dA, Z, A_prev, W))
+    dW, db, dA_prev = _backward_outputs(A_prev, W)
+    kernel_module().linear_act_backward(dA, Z, Z, act, A_prev, W, 1.0 / A_prev.shape[1],
+                                        0.0, np.empty_like(dA), dW, db, dA_prev)
+    return dA_prev, dW, db
 
 
 def L_model_backward(AL, Y, caches):

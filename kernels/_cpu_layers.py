@@ -277,6 +277,13 @@ def linear_backward_small(dZ, A_prev, W, scale, l2, dW, db, dA_prev):
 
 
 @njit(**_JIT)
+def linear_act_backward_small(dA, Z, A, act, A_prev, W, scale, l2, dZ, dW, db, dA_prev):
+    """:func:`act_backward_2d` then :func:`linear_backward_small`, in one compiled call."""
+    act_backward_2d(dA, Z, A, act, dZ)
+    linear_backward_small(dZ, A_prev, W, scale, l2, dW, db, dA_prev)
+
+
+@njit(**_JIT)
 def linear_backward_blas(dZ, A_prev, W, scale, l2, dW, db, dA_prev, want_dA):
     """:func:`linear_backward_hand` with NumPy's ``np.dot`` (as :func:`linear_act_blas`)."""
     with objmode():

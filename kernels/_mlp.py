@@ -80,17 +80,21 @@ def mlp_backward(K, Y, Ws, Zs, As, Ds, hidden, keep_prob, lambd, grad_form, full
     l2 = lambd / m
     dWs, dbs, dZs, dAs = [None] * L, [None] * L, [None] * L, [None] * L
     for l in range(L - 1, -1, -1):
-        dZs[l] = dZ if keep_dz else None
         dW = np.empty_like(Ws[l])
         db = np.empty((Ws[l].shape[0], 1), dtype=dW.dtype)
         dA_prev = np.empty_like(As[l]) if (l > 0 or (full and input_grad)) else None
-        K.linear_backward(dZ, As[l], Ws[l], scale, l2, dW, db, dA_prev)
+        if l == L - 1:
+            K.linear_backward(dZ, As[l], Ws[l], scale, l2, dW, db, dA_prev)
+        else:       # a hidden layer: g' of the gradient from above, then its products
+            dZ = np.empty_like(dA_up)
+            K.linear_act_backward(dA_up, Zs[l], As[l + 1], hidden, As[l], Ws[l], scale, l2,
+                                  dZ, dW, db, dA_prev)
+        dZs[l] = dZ if keep_dz else None
         dWs[l], dbs[l], dAs[l] = dW, db, dA_prev
         if l > 0:
             if Ds[l - 1] is not None:
                 K.dropout_backward(dA_prev, Ds[l - 1], keep_prob, dA_prev)
-            dZ = np.empty_like(dA_prev)
-            K.act_backward(dA_prev, Zs[l - 1], As[l], hidden, dZ)
+            dA_up = dA_prev
     if full:
         return dWs, dbs, dZs, dAs
     return dWs, dbs

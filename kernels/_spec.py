@@ -31,6 +31,10 @@ The functions
 ``linear_backward(dZ, A_prev, W, scale, l2, dW, db, dA_prev)``
     ``dW = scale * (dZ @ A_prev.T) + l2 * W``; ``db = scale * dZ.sum(axis=1)``;
     ``dA_prev = W.T @ dZ`` unless ``dA_prev`` is None.
+``linear_act_backward(dA, Z, A, act, A_prev, W, scale, l2, dZ, dW, db, dA_prev)``
+    ``act_backward(dA, Z, A, act, dZ)`` then
+    ``linear_backward(dZ, A_prev, W, scale, l2, dW, db, dA_prev)``: a hidden layer's
+    whole backward step in one call.
 ``sigmoid_ce_backward(A, Y, scale, dZ)``
     ``dZ = scale * (A - Y)`` for ``scale != 1`` and ``A - Y`` otherwise.
 ``cross_entropy(A, Y, mode)`` -> float
@@ -129,6 +133,7 @@ FUNCTIONS = (
     "linear_act_forward",
     "act_backward",
     "linear_backward",
+    "linear_act_backward",
     "sigmoid_ce_backward",
     "cross_entropy",
     "sum_squares",

@@ -332,6 +332,44 @@ def _backward_exact():
     return _exact(_lay.linear_backward_small, [(*head, rw), (*head, numba.types.none)])
 
 
+def linear_act_backward(dA, Z, A, act, A_prev, W, scale, l2, dZ, dW, db, dA_prev):
+    """:func:`act_backward` into ``dZ``, then :func:`linear_backward`, in one call.
+
+    Parameters
+    ----------
+    dA, Z, A : ndarray (n_out, m)
+        As for :func:`act_backward`.
+    act : int
+        Activation code.
+    A_prev : ndarray (n_in, m)
+    W : ndarray (n_out, n_in)
+    scale, l2 : float
+    dZ : ndarray (n_out, m)
+        Output ``dA * g'(Z)`` (may be ``dA``).
+    dW, db, dA_prev : ndarray
+        Outputs, as for :func:`linear_backward` (``dA_prev`` may be None).
+    """
+    if A_prev.dtype is _F64 and W.size * A_prev.shape[1] < BLAS_MIN_WORK:
+        try:                                # small C-contiguous float64: one compiled call
+            _act_linear_backward_exact()(dA, Z, A, act, A_prev, W, scale, l2, dZ, dW, db,
+                                         dA_prev)
+            return
+        except TypeError:
+            pass                            # not the common case: the two wrappers
+    act_backward(dA, Z, A, act, dZ)
+    linear_backward(dZ, A_prev, W, scale, l2, dW, db, dA_prev)
+
+
+@functools.cache
+def _act_linear_backward_exact():
+    """:func:`linear_act_backward`'s single kernel, for the argument types of
+    :func:`_backward_exact` (after ``dA``, ``Z``, ``A`` and the activation code)."""
+    ro = numba.types.Array(numba.float64, 2, "C", readonly=True)
+    rw = numba.types.Array(numba.float64, 2, "C")
+    head = (ro, ro, ro, numba.int64, ro, ro, numba.float64, numba.float64, rw, rw, rw)
+    return _exact(_lay.linear_act_backward_small, [(*head, rw), (*head, numba.types.none)])
+
+
 def sigmoid_ce_backward(A, Y, scale, dZ):
     """Write ``dZ = scale * (A - Y)`` (``A - Y`` when ``scale == 1``).
 
@@ -810,6 +848,7 @@ def _warm_one(dt):
     dA = np.empty_like(A_prev)
     linear_backward(dZ, A_prev, W, 0.5, 0.1, dW, db, dA)
     linear_backward(dZ, A_prev, W, 0.5, 0.0, dW, db, None)
+    linear_act_backward(A, Z, A, RELU, A_prev, W, 0.5, 0.1, dZ, dW, db, dA)
     Y = (r.random((1, 5)) > 0.5).astype(dt)
     AL = r.random((1, 5)).astype(dt)
     sigmoid_ce_backward(AL, Y, 0.2, np.empty_like(AL))

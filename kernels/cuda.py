@@ -385,12 +385,18 @@ def act_backward(dA, Z, A, act, dZ):
         Output, written in place (may be ``dA``).
     """
     io = _Io()
+    _act_backward(io, dA, Z, A, act, dZ)
+    io.finish()
+
+
+def _act_backward(io, dA, Z, A, act, dZ):
+    """:func:`act_backward` on ``io``'s device buffers; returns ``dZ``'s."""
     dAd, Zd, Ad = io.inp(dA), io.inp(Z), io.inp(A)
     out = io.out(dZ)
     o2 = _2d(out, "dZ")
     _launch(_ew(o2.dtype)["act_backward"], o2.shape[0] * o2.shape[1], _2d(dAd, "dA"),
             _2d(Zd, "Z"), _2d(Ad, "A"), int(act), o2)
-    io.finish()
+    return out
 
 
 def linear_backward(dZ, A_prev, W, scale, l2, dW, db, dA_prev):
@@ -410,12 +416,41 @@ def linear_backward(dZ, A_prev, W, scale, l2, dW, db, dA_prev):
         Output ``W.T @ dZ``; skipped when None.
     """
     io = _Io()
-    dZd, Apd, Wd = io.inp(dZ), io.inp(A_prev), io.inp(W)
+    _linear_backward(io, io.inp(dZ), A_prev, W, scale, l2, dW, db, dA_prev)
+    io.finish()
+
+
+def _linear_backward(io, dZd, A_prev, W, scale, l2, dW, db, dA_prev):
+    """:func:`linear_backward` of the device array ``dZd``, on ``io``'s buffers."""
+    Apd, Wd = io.inp(A_prev), io.inp(W)
     dWd, dbd = io.out(dW), io.out(db)
     dbd = dbd if dbd.ndim == 2 else dbd.reshape(dbd.size, 1)
     _weight_grads(dZd, Apd, Wd, float(scale), float(l2), dWd, dbd)
     if dA_prev is not None:
         _input_grad(Wd, dZd, io.out(dA_prev))
+
+
+def linear_act_backward(dA, Z, A, act, A_prev, W, scale, l2, dZ, dW, db, dA_prev):
+    """:func:`act_backward` into ``dZ``, then :func:`linear_backward`, with ``dZ`` kept
+    on the device in between.
+
+    Parameters
+    ----------
+    dA, Z, A : ndarray or device array (n_out, m)
+        As for :func:`act_backward`.
+    act : int
+        Activation code.
+    A_prev : ndarray or device array (n_in, m)
+    W : ndarray or device array (n_out, n_in)
+    scale, l2 : float
+    dZ : ndarray or device array (n_out, m)
+        Output ``dA * g'(Z)`` (may be ``dA``).
+    dW, db, dA_prev : ndarray or device array
+        Outputs, as for :func:`linear_backward` (``dA_prev`` may be None).
+    """
+    io = _Io()
+    dZd = _act_backward(io, dA, Z, A, act, dZ)
+    _linear_backward(io, dZd, A_prev, W, scale, l2, dW, db, dA_prev)
     io.finish()
 
 

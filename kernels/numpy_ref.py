@@ -27,6 +27,7 @@ __all__ = [
     "linear_act_forward",
     "act_backward",
     "linear_backward",
+    "linear_act_backward",
     "sigmoid_ce_backward",
     "cross_entropy",
     "sum_squares",
@@ -87,6 +88,12 @@ def linear_backward(dZ, A_prev, W, scale, l2, dW, db, dA_prev):
         dW += l2 * W
     if dA_prev is not None:
         dA_prev[...] = np.dot(W.T, dZ)
+
+
+def linear_act_backward(dA, Z, A, act, A_prev, W, scale, l2, dZ, dW, db, dA_prev):
+    """:func:`act_backward` into ``dZ``, then :func:`linear_backward`; see the contract."""
+    act_backward(dA, Z, A, act, dZ)
+    linear_backward(dZ, A_prev, W, scale, l2, dW, db, dA_prev)
 
 
 def sigmoid_ce_backward(A, Y, scale, dZ):

@@ -281,6 +281,41 @@ def test_cuda_linear_backward(shape, dtype, path, monkeypatch):
         close(dA2, dA1, dtype, atol=RTOL[dtype] * sa)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("act", ACTS)
+def test_cuda_linear_act_backward(act, dtype):
+    # both steps in one call, dZ kept on the device between them; host and device
+    # outputs, with and without dA_prev
+    from numba import cuda
+
+    n_out, n_in, m = 3, 4, 7
+    rng = np.random.default_rng(act)
+    Z = rng.standard_normal((n_out, m)).astype(dtype)
+    Z[0, :3] = 0.0
+    A = np.empty_like(Z)
+    numpy_ref.linear_act_forward(Z, np.eye(n_out, dtype=dtype), np.zeros((n_out, 1), dtype),
+                                 act, np.empty_like(Z), A)
+    dA = rng.standard_normal(Z.shape).astype(dtype)
+    A_prev = rng.standard_normal((n_in, m)).astype(dtype)
+    W = rng.standard_normal((n_out, n_in)).astype(dtype)
+    want = [np.empty((n_out, m), dtype), np.empty((n_out, n_in), dtype),
+            np.empty((n_out, 1), dtype), np.empty((n_in, m), dtype)]
+    numpy_ref.linear_act_backward(dA, Z, A, act, A_prev, W, 1 / m, 0.1, *want)
+    tol = [RTOL[dtype] * 10 * (1 + np.abs(w).max()) for w in want]
+    for on_device in (False, True):
+        got = [np.full_like(w, np.nan) for w in want]
+        outs = [cuda.to_device(g) for g in got] if on_device else got
+        C.linear_act_backward(dA, Z, A, act, A_prev, W, 1 / m, 0.1, *outs)
+        if on_device:
+            got = [o.copy_to_host() for o in outs]
+        for g, w, t in zip(got, want, tol):
+            close(g, w, dtype, atol=t)
+    got = [np.full_like(w, np.nan) for w in want[:3]]
+    C.linear_act_backward(dA, Z, A, act, A_prev, W, 1 / m, 0.1, *got, None)
+    for g, w, t in zip(got, want, tol):
+        close(g, w, dtype, atol=t)
+
+
 def test_cuda_linear_backward_default_tile(default_config, tiled):
     rng = np.random.default_rng(8)
     dZ, A_prev, W = (rng.standard_normal(s) for s in ((3, 18), (2, 18), (3, 2)))

@@ -236,6 +236,82 @@ def test_linear_backward(shape, dtype):
                 np.testing.assert_array_equal(got, want)
 
 
+def _act_case(rng, act, dtype, n_out, m):
+    """``dA``, ``Z`` (with exact zeros) and ``A = g(Z)`` from the NumPy forward."""
+    Z = rng.standard_normal((n_out, m)).astype(dtype)
+    Z[0, :3] = 0.0                      # ReLU's derivative at exactly 0
+    A = np.empty_like(Z)
+    numpy_ref.linear_act_forward(Z, np.eye(n_out, dtype=dtype), np.zeros((n_out, 1), dtype),
+                                 act, np.empty_like(Z), A)
+    return rng.standard_normal(Z.shape).astype(dtype), Z, A
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("act", ACTS)
+@pytest.mark.parametrize("shape", [(20, 2, 211), (3, 20, 211), (5, 4, 3), (1, 1, 5),
+                                   (2, 5, 1), (7, 9, 600)])
+def test_linear_act_backward_is_the_two_calls(shape, act, dtype):
+    # one call gives the bits of act_backward then linear_backward on this backend (the
+    # hand loops for small float64, the fallback wrappers otherwise), and numpy_ref's
+    # numbers within the contract's tolerance
+    n_out, n_in, m = shape
+    rng = np.random.default_rng(sum(shape) + act)
+    dA, Z, A = _act_case(rng, act, dtype, n_out, m)
+    A_prev = rng.standard_normal((n_in, m)).astype(dtype)
+    W = rng.standard_normal((n_out, n_in)).astype(dtype)
+    args = (A_prev, W, 1.0 / m, 0.7 / m)
+    for with_dA_prev in (True, False):
+        outs = []
+        for how in ("two calls", "fused", "numpy_ref"):
+            out = [np.full((n_out, m), np.nan, dtype), np.full((n_out, n_in), np.nan, dtype),
+                   np.full((n_out, 1), np.nan, dtype),
+                   np.full((n_in, m), np.nan, dtype) if with_dA_prev else None]
+            if how == "two calls":
+                cpu.act_backward(dA, Z, A, act, out[0])
+                cpu.linear_backward(out[0], *args, *out[1:])
+            else:
+                K = cpu if how == "fused" else numpy_ref
+                assert K.linear_act_backward(dA, Z, A, act, *args, *out) is None
+            outs.append(out if with_dA_prev else out[:3])
+        for got, want in zip(outs[1], outs[0]):
+            np.testing.assert_array_equal(got, want)
+        (dZ, dW, db, *dAp), ref = outs[1], outs[2]
+        close(dZ, ref[0], dtype)
+        sw = (np.abs(ref[0]).astype(float) @ np.abs(A_prev).astype(float).T).max() / m
+        close(dW, ref[1], dtype, atol=RTOL[dtype] * (sw + np.abs(W).max()))
+        close(db, ref[2], dtype, atol=RTOL[dtype] * np.abs(ref[0]).sum(axis=1).max() / m)
+        if with_dA_prev:
+            sa = (np.abs(W).astype(float).T @ np.abs(ref[0]).astype(float)).max()
+            close(dAp[0], ref[3], dtype, atol=RTOL[dtype] * sa)
+
+
+def test_linear_act_backward_fast_path_and_read_only_inputs():
+    # read-only, in-place (dZ is dA) and F-ordered inputs give the same bits; only the
+    # two signatures of the single-call kernel are ever compiled
+    rng = np.random.default_rng(4)
+    n_out, n_in, m = 6, 4, 50
+    dA, Z, A = _act_case(rng, _spec.RELU, np.float64, n_out, m)
+    A_prev, W = rng.standard_normal((n_in, m)), rng.standard_normal((n_out, n_in))
+    want = [np.empty((n_out, m)), np.empty((n_out, n_in)), np.empty((n_out, 1)),
+            np.empty((n_in, m))]
+    numpy_ref.linear_act_backward(dA, Z, A, _spec.RELU, A_prev, W, 0.5, 0.1, *want)
+    exact = cpu._act_linear_backward_exact()
+    for case in ("plain", "read-only inputs", "in place", "F-ordered inputs"):
+        ins = [a.copy() for a in (dA, Z, A, A_prev, W)]
+        if case == "read-only inputs":
+            for a in ins:
+                a.flags.writeable = False
+        if case == "F-ordered inputs":
+            ins = [np.asfortranarray(a) for a in ins]
+        got = [np.empty_like(w) for w in want]
+        if case == "in place":
+            got[0] = ins[0]
+        cpu.linear_act_backward(*ins[:3], _spec.RELU, *ins[3:], 0.5, 0.1, *got)
+        for g, w in zip(got, want):
+            np.testing.assert_array_equal(g, w)
+    assert len(exact.signatures) == 2
+
+
 # (n, p, m): X (n, m) @ A (p, m).T, W (n, p) @ B (p, m) and W (p, n).T @ B (p, m). Odd and
 # even row counts, every p % 4 beside the vector tiles' 8/4/2/1 columns, m past OpenBLAS's
 # k block (256) and past dgemv_t's 2048 block, rows and columns of one.

@@ -459,6 +459,34 @@ def test_linear_backward(dtype, seed, scale, l2, with_dA_prev):
     np.testing.assert_array_equal(W, W_before)
 
 
+@pytest.mark.parametrize("with_dA_prev", [True, False], ids=["dA_prev", "no_dA_prev"])
+@pytest.mark.parametrize("act", ACTS, ids=ACT_IDS)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_linear_act_backward(dtype, act, with_dA_prev):
+    rng = np.random.default_rng(act + 10 * with_dA_prev)
+    n_out, n_in, m = shapes(rng)
+    dA = rand(rng, (n_out, m), dtype)
+    Z = rand(rng, (n_out, m), dtype, -3, 3)
+    A = np.empty_like(Z)
+    for idx in np.ndindex(Z.shape):
+        A[idx] = naive_g(Z[idx], act)
+    A_prev = rand(rng, (n_in, m), dtype)
+    W = rand(rng, (n_out, n_in), dtype)
+    dZ = np.full((n_out, m), np.nan, dtype=dtype)
+    dW = np.full((n_out, n_in), np.nan, dtype=dtype)
+    db = np.full((n_out, 1), np.nan, dtype=dtype)
+    dA_prev = np.full((n_in, m), np.nan, dtype=dtype) if with_dA_prev else None
+    assert K.linear_act_backward(dA, Z, A, act, A_prev, W, 0.25, 0.3, dZ, dW, db,
+                                 dA_prev) is None
+    assert_close(dZ, naive_act_backward(dA, Z, A, act), dtype)
+    dW_ref, db_ref, dA_ref = naive_linear_backward(dZ, A_prev, W, 0.25, 0.3)
+    bound = 4.0 * max(m, n_out) + 2.0
+    assert_close(dW, dW_ref, dtype, bound)
+    assert_close(db, db_ref, dtype, bound)
+    if with_dA_prev:
+        assert_close(dA_prev, dA_ref, dtype, bound)
+
+
 @pytest.mark.parametrize("scale", [1.0, 0.2])
 @pytest.mark.parametrize("seed", SEEDS)
 @pytest.mark.parametrize("dtype", DTYPES)
