@@ -605,6 +605,25 @@ def borrow(typingctx, a):
 
 
 @intrinsic
+def read_only(typingctx, a):
+    """``a`` itself, typed as a read-only array (nothing is copied).
+
+    A compiled callee is specialised on its arguments' writability: passing a read-only
+    array lets a caller reuse the specialisation an exact-signature dispatcher already
+    compiled (and cached) for read-only inputs, instead of compiling another.
+    """
+    if not isinstance(a, types.Array):
+        return None
+    ret = a.copy(readonly=True)
+
+    def codegen(context, builder, signature, args):
+        context.nrt.incref(builder, signature.args[0], args[0])
+        return args[0]
+
+    return ret(a), codegen
+
+
+@intrinsic
 def view2d(typingctx, a, start, n, k):
     """``a[start:start + n * k].reshape(n, k)`` of a C-contiguous 1-D ``a``, as a view
     that holds no reference (as :func:`borrow`), without NumPy's reshape checks.
@@ -655,6 +674,10 @@ if config.DISABLE_JIT:
 
     def borrow(a):  # noqa: F811
         """``a`` itself (pure-Python fallback: nothing is reference-counted here)."""
+        return a
+
+    def read_only(a):  # noqa: F811
+        """``a`` itself (pure-Python fallback: nothing is typed here)."""
         return a
 
     def view2d(a, start, n, k):  # noqa: F811

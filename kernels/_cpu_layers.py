@@ -278,9 +278,13 @@ def linear_backward_small(dZ, A_prev, W, scale, l2, dW, db, dA_prev):
 
 @njit(**_JIT)
 def linear_act_backward_small(dA, Z, A, act, A_prev, W, scale, l2, dZ, dW, db, dA_prev):
-    """:func:`act_backward_2d` then :func:`linear_backward_small`, in one compiled call."""
+    """:func:`act_backward_2d` then :func:`linear_backward_small`, in one compiled call.
+
+    ``dZ`` goes on as read-only, so the callee is the specialisation ``linear_backward``'s
+    fast path compiles (loaded from the cache, not compiled again).
+    """
     act_backward_2d(dA, Z, A, act, dZ)
-    linear_backward_small(dZ, A_prev, W, scale, l2, dW, db, dA_prev)
+    linear_backward_small(blas.read_only(dZ), A_prev, W, scale, l2, dW, db, dA_prev)
 
 
 @njit(**_JIT)
