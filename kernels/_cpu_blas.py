@@ -412,10 +412,16 @@ def _make_nt_vec(blocks, Q, tail=False):
     return intrinsic(impl)
 
 
-def _nn_vec_codegen(context, builder, sig, args, R, trans):
+def _nn_vec_codegen(context, builder, sig, args, R, trans, resume=False):
     """LLVM IR of the vector NN tiles: rows ``i .. i+R-1`` of ``C = W @ A`` (``W.T @ A``
     with ``trans``), each element the fma chain over ``l`` from 0 in order (as
-    :func:`_rows_chain`), 8 then 4 columns a step, the rows' chains in registers."""
+    :func:`_rows_chain`), 8 then 4 columns a step, the rows' chains in registers.
+
+    With ``resume`` (not ``trans``; two more arguments ``l0, nc``) every chain starts
+    from the value in ``C`` and runs over ``l = l0 .. W.shape[1]-1``, on the first ``nc``
+    columns, ``8 // R * 4`` (at least 8) columns a step; ``A`` may have more rows and
+    ``A``, ``C`` more columns (their row strides).
+    """
     wty, aty, cty = sig.args[:3]
     W, A, C = (context.make_array(t)(context, builder, value=v)
                for t, v in zip((wty, aty, cty), args[:3]))
@@ -432,6 +438,9 @@ def _nn_vec_codegen(context, builder, sig, args, R, trans):
     kw = cgutils.unpack_tuple(builder, W.shape, 2)[1]
     k, m = cgutils.unpack_tuple(builder, A.shape, 2)
     kc = cgutils.unpack_tuple(builder, C.shape, 2)[1]
+    astride, l0, ncols, nv_main = m, ir.Constant(ity, 0), m, 2
+    if resume:
+        k, l0, ncols, nv_main = kw, args[4], args[5], max(2, 8 // R)
 
     def c(v):
         return ir.Constant(ity, v)
@@ -462,7 +471,7 @@ def _nn_vec_codegen(context, builder, sig, args, R, trans):
                 else ir.Constant(fty, 0.0))
 
         def step(l, acc):
-            arow = builder.mul(l, m)
+            arow = builder.mul(l, astride)
             av = [load(A.data, builder.add(arow, builder.add(j, c(width * t))), width)
                   for t in range(nv)]
             for r in range(R):
@@ -471,16 +480,20 @@ def _nn_vec_codegen(context, builder, sig, args, R, trans):
                     acc[r * nv + t] = builder.call(fmas[width], [w, av[t], acc[r * nv + t]])
             return acc
 
-        _, acc = _ir_for(builder, c(0), k, 1, [zero] * (R * nv), step, "nnl")
-        for r in range(R):
+        def c_ptr(r, t):
             crow = builder.mul(builder.add(i_v, c(r)), kc)
+            ptr = builder.gep(C.data, [builder.add(crow, builder.add(j, c(width * t)))])
+            return builder.bitcast(ptr, vt[4].as_pointer()) if width == 4 else ptr
+
+        if resume:
+            init = [builder.load(c_ptr(r, t), align=1 if width == 4 else None)
+                    for r in range(R) for t in range(nv)]
+        else:
+            init = [zero] * (R * nv)
+        _, acc = _ir_for(builder, l0, k, 1, init, step, "nnl")
+        for r in range(R):
             for t in range(nv):
-                ptr = builder.gep(C.data, [builder.add(crow, builder.add(j, c(width * t)))])
-                if width == 4:
-                    ptr = builder.bitcast(ptr, vt[4].as_pointer())
-                    builder.store(acc[r * nv + t], ptr, align=1)
-                else:
-                    builder.store(acc[r * nv + t], ptr)
+                builder.store(acc[r * nv + t], c_ptr(r, t), align=1 if width == 4 else None)
 
     def block(nv, width):
         def body(j, carried):
@@ -488,14 +501,14 @@ def _nn_vec_codegen(context, builder, sig, args, R, trans):
             return []
         return body
 
-    j_end, _ = _ir_for(builder, c(0), m, 8, [], block(2, 4), "nn8")
-    j_end, _ = _ir_for(builder, j_end, m, 4, [], block(1, 4), "nn4")
-    _ir_for(builder, j_end, m, 1, [], block(1, 1), "nn1")
+    j_end, _ = _ir_for(builder, c(0), ncols, 4 * nv_main, [], block(nv_main, 4), "nn8")
+    j_end, _ = _ir_for(builder, j_end, ncols, 4, [], block(1, 4), "nn4")
+    _ir_for(builder, j_end, ncols, 1, [], block(1, 1), "nn1")
     return context.get_dummy_value()
 
 
-def _make_nn_vec(R, trans):
-    def impl(typingctx, W, A, C, i):
+def _make_nn_vec(R, trans, resume=False):
+    def typer(W, A, C):
         ok = all(isinstance(t, types.Array) and t.ndim == 2 and t.layout == "C"
                  and t.dtype == W.dtype and isinstance(t.dtype, types.Float)
                  for t in (W, A, C))
@@ -503,13 +516,22 @@ def _make_nn_vec(R, trans):
             return None
 
         def codegen(context, builder, signature, args):
-            return _nn_vec_codegen(context, builder, signature, args, R, trans)
+            return _nn_vec_codegen(context, builder, signature, args, R, trans, resume)
 
-        return types.none(W, A, C, types.intp), codegen
+        return types.none(W, A, C, *([types.intp] * (3 if resume else 1))), codegen
+
+    if resume:
+        def impl(typingctx, W, A, C, i, l0, nc):
+            return typer(W, A, C)
+    else:
+        def impl(typingctx, W, A, C, i):
+            return typer(W, A, C)
     what = "W.T" if trans else "W"
-    impl.__name__ = impl.__qualname__ = f"_nn_v{R}{'t' if trans else ''}"
+    impl.__name__ = impl.__qualname__ = (f"_nn_v{R}{'t' if trans else ''}"
+                                         f"{'_resume' if resume else ''}")
     impl.__doc__ = (f"Rows ``i .. i+{R - 1}`` of ``C = {what} @ A`` as fma chains over ``l``"
-                    " (see :func:`_nn_vec_codegen`).")
+                    + (", resumed from ``C`` at ``l0`` on ``nc`` columns" if resume else "")
+                    + " (see :func:`_nn_vec_codegen`).")
     return intrinsic(impl)
 
 
@@ -738,14 +760,14 @@ if config.DISABLE_JIT:
                     T[row, q + u] = acc
         return impl
 
-    def _make_nn_vec(R, trans):  # noqa: F811
-        def impl(W, A, C, i):
+    def _make_nn_vec(R, trans, resume=False):  # noqa: F811
+        def impl(W, A, C, i, l0=0, nc=None):
             """Vector NN tile (pure-Python fallback: the same chains, scalar)."""
-            k, m = A.shape
+            k = W.shape[1] if resume else A.shape[0]
             for r in range(R):
-                for j in range(m):
-                    acc = C.dtype.type(0.0)
-                    for l in range(k):
+                for j in range(nc if resume else A.shape[1]):
+                    acc = C[i + r, j] if resume else C.dtype.type(0.0)
+                    for l in range(l0, k):
                         acc = fma(W[l, i + r] if trans else W[i + r, l], A[l, j], acc)
                     C[i + r, j] = acc
         return impl
@@ -798,6 +820,10 @@ _nn_v4 = _make_nn_vec(4, False)
 _nn_v2 = _make_nn_vec(2, False)
 _nn_v4t = _make_nn_vec(4, True)
 _nn_v2t = _make_nn_vec(2, True)
+#: ... and 4, 2 or 1 rows of ``W @ A`` resuming chains already in ``C``.
+_nn_v4_resume = _make_nn_vec(4, False, True)
+_nn_v2_resume = _make_nn_vec(2, False, True)
+_nn_v1_resume = _make_nn_vec(1, False, True)
 
 
 # --------------------------------------------------------------------------- np.sum
@@ -1411,6 +1437,26 @@ def _rows_chain(W, trans, A, C, i0, i1):
         i += 2
     if i < i1:
         _rows_chain1(W, trans, A, C, i)
+
+
+@njit(**_JIT)
+def rows_chain_resume(W, A, C, i0, i1, l0, nc):
+    """Rows ``i0 .. i1-1`` of ``C[:, :nc]``: every element's fma chain continued with the
+    terms ``W[i, l] * A[l, j]``, ``l = l0 .. W.shape[1]-1`` in order (so from ``C = 0``
+    and ``l0 = 0``, :func:`_rows_chain`'s bits); 4, 2, then 1 row a tile.
+
+    ``A`` needs at least ``W.shape[1]`` rows (those below ``l0`` are not read), ``A``
+    and ``C`` at least ``nc`` columns; unchecked.
+    """
+    i = i0
+    while i + 4 <= i1:
+        _nn_v4_resume(W, A, C, i, l0, nc)
+        i += 4
+    if i + 2 <= i1:
+        _nn_v2_resume(W, A, C, i, l0, nc)
+        i += 2
+    if i < i1:
+        _nn_v1_resume(W, A, C, i, l0, nc)
 
 
 @njit(**_JIT)

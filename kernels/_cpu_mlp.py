@@ -384,7 +384,7 @@ def grad_check_kernel(theta, X, Y, dims, hidden, epsilon, out, lo, hi):
 
 # ------------------------------------------------------------- grad check, sparse columns
 #: Checkpoint stride of the cached fma chains (see :func:`grad_check_setup`).
-CP_STRIDE = 8
+CP_STRIDE = 4
 #: Most cached chain values per layer (8 bytes each); above it a layer replays from 0.
 CP_MAX = 1 << 22
 
@@ -524,49 +524,14 @@ def _elem(W, wo, n, k, i, x, xo, xs, m, j):
     return s
 
 
-@njit(**_JIT)
-def _chain_cols(th, w, t0, k, In, Out, i, nc):
-    """``Out[i, c] = fma(th[w + t], In[t, c], Out[i, c])`` for ``t = t0 .. k-1`` in order,
-    eight ``t`` per pass over the columns (the chain stays in order, in registers)."""
-    t = t0
-    while t + 8 <= k:
-        w0 = th[w + t]
-        w1 = th[w + t + 1]
-        w2 = th[w + t + 2]
-        w3 = th[w + t + 3]
-        w4 = th[w + t + 4]
-        w5 = th[w + t + 5]
-        w6 = th[w + t + 6]
-        w7 = th[w + t + 7]
-        for c in range(nc):
-            v = blas.fma(w3, In[t + 3, c], blas.fma(w2, In[t + 2, c], blas.fma(
-                w1, In[t + 1, c], blas.fma(w0, In[t, c], Out[i, c]))))
-            Out[i, c] = blas.fma(w7, In[t + 7, c], blas.fma(w6, In[t + 6, c], blas.fma(
-                w5, In[t + 5, c], blas.fma(w4, In[t + 4, c], v))))
-        t += 8
-    while t + 4 <= k:
-        w0 = th[w + t]
-        w1 = th[w + t + 1]
-        w2 = th[w + t + 2]
-        w3 = th[w + t + 3]
-        for c in range(nc):
-            Out[i, c] = blas.fma(w3, In[t + 3, c], blas.fma(w2, In[t + 2, c], blas.fma(
-                w1, In[t + 1, c], blas.fma(w0, In[t, c], Out[i, c]))))
-        t += 4
-    while t < k:
-        wt = th[w + t]
-        for c in range(nc):
-            Out[i, c] = blas.fma(wt, In[t, c], Out[i, c])
-        t += 1
-
-
 @njit(inline="always", **_JIT)
 def _layer_cols(th, wo, bo, n, k, act, In, Inf, Out, nc, cols, m, t0, CP, cpb):
     """Layer ``(n, k)`` at the compact columns: ``Out[:n, :nc]`` from ``In[:k, :nc]``.
 
     ``Inf`` is ``In`` flat. Compact column ``c`` is example ``cols[c]``; every value in
-    the order NumPy's full product computes it. Rows that are plain fma chains run
-    vectorized over the columns; with ``t0 > 0`` they resume after their first ``t0``
+    the order NumPy's full product computes it. Rows that are plain fma chains run in
+    register tiles of rows by columns (:func:`._cpu_blas.rows_chain_resume`); with
+    ``t0 > 0`` they resume after their first ``t0``
     terms from the cached chains ``CP[cpb + i * m + j]`` (``In`` rows below ``t0`` are
     not read). The ``dgemv_n`` row of ``n == 1`` runs vectorized too, except for the
     examples ``j >= m - m % 4``, which NumPy sums another way; the one-column tail row of
@@ -599,7 +564,7 @@ def _layer_cols(th, wo, bo, n, k, act, In, Inf, Out, nc, cols, m, t0, CP, cpb):
                 Out[0, c] = Out[0, c] + w0 * In[t, c]
         for c in range(nc):
             if cols[c] >= m4:
-                Out[0, c] = _elem(th, wo, 1, k, 0, Inf, c, m, m, cols[c])
+                Out[0, c] = _elem(th, wo, 1, k, 0, Inf, c, In.shape[1], m, cols[c])
     else:
         ne = n - n % 2
         for i in range(ne):
@@ -609,10 +574,11 @@ def _layer_cols(th, wo, bo, n, k, act, In, Inf, Out, nc, cols, m, t0, CP, cpb):
             else:
                 for c in range(nc):
                     Out[i, c] = 0.0
-            _chain_cols(th, wo + i * k, t0, k, In, Out, i, nc)
+        blas.rows_chain_resume(blas.view2d(th, wo, n, k), In, Out, 0, ne, t0, nc)
         if ne < n:
             for c in range(nc):
-                Out[n - 1, c] = _elem(th, wo, n, k, n - 1, Inf, c, m, m, cols[c])
+                Out[n - 1, c] = _elem(th, wo, n, k, n - 1, Inf, c, In.shape[1], m,
+                                    cols[c])
     for i in range(n):
         bias = th[bo + i]
         for c in range(nc):
@@ -731,8 +697,6 @@ def grad_check_cols(theta, X, Y, dims, hidden, epsilon, out, A0, loss0, WT, wt_o
                                       blas.borrow(CP))
     Xf = X.ravel()
     row2 = blas.view2d(row, 0, 1, m)
-    U = blas.view2d(Uf, 0, nmax, m)
-    V = blas.view2d(Vf, 0, nmax, m)
     inv_m = 1.0 / m
     for p in range(start, P, step):
         l = 0
@@ -758,7 +722,8 @@ def grad_check_cols(theta, X, Y, dims, hidden, epsilon, out, A0, loss0, WT, wt_o
                 a_prev = blas.view2d(a_src, ao, k, m)
                 for j in range(m):
                     row2[0, j] = 0.0
-                _chain_cols(th, off_w[l] + r * k, 0, k, a_prev, row2, 0, m)
+                blas.rows_chain_resume(blas.view2d(th, off_w[l] + r * k, 1, k), a_prev,
+                                       row2, 0, 1, 0, m)
             elif k > blas.GEMM_Q or (m >= 16 and not chain):
                 a_prev = X if l == 0 else blas.view2d(Ap, ao, k, m)
                 blas.mm_nn_row(th[off_w[l] + r * k:off_w[l] + (r + 1) * k], a_prev, n, r,
@@ -780,7 +745,19 @@ def grad_check_cols(theta, X, Y, dims, hidden, epsilon, out, A0, loss0, WT, wt_o
                 for c in range(nc):
                     j = cols[c]
                     lossp[j] = _ce1(Ap[base + j], Y[0, j])
+            elif l == L - 2 and dims[L] == 1 and nc > 0:
+                # one output after this layer: its dgemv_n row over every example
+                # reads the activations in place (cheaper than compacting them)
+                wl = off_w[L - 1]
+                blas.gemv_rows(th[wl:wl + n], blas.view2d(Ap, off_a[l], n, m), row)
+                bias = th[off_b[L - 1]]
+                for c in range(nc):
+                    j = cols[c]
+                    lossp[j] = _ce1(_act1(row[j] + bias, SIGMOID), Y[0, j])
             elif nc > 0:
+                # the compacted layers, rows nc apart
+                U = blas.view2d(Uf, 0, nmax, nc)
+                V = blas.view2d(Vf, 0, nmax, nc)
                 g = l + 1
                 gn = dims[g + 1]
                 q = r // CP_STRIDE if cp_nq[g] > 1 else 0

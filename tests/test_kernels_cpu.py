@@ -19,7 +19,7 @@ import textwrap
 import numba
 import numpy as np
 import pytest
-from fastnn.kernels import _cpu_mlp, _cpu_rng, _mlp, _spec, cpu, numpy_ref
+from fastnn.kernels import _cpu_blas, _cpu_mlp, _cpu_rng, _mlp, _spec, cpu, numpy_ref
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -337,6 +337,41 @@ def test_hand_products_bit_identical_to_numpy(shape):
                                 (np.empty((n, m)), WT.T @ B, blas.mm_tn, (WT, B))):
         fn(*args, got, ws)
         np.testing.assert_array_equal(got.view(np.int64), want.view(np.int64))
+
+
+@numba.njit
+def _chains_reference(W, A, C, l0, nc):
+    for i in range(W.shape[0]):
+        for j in range(nc):
+            for l in range(l0, W.shape[1]):
+                C[i, j] = _cpu_blas.fma(W[i, l], A[l, j], C[i, j])
+
+
+@pytest.mark.parametrize("n, k, nc", [(7, 12, 45), (4, 9, 32), (3, 5, 3), (2, 70, 9),
+                                       (1, 8, 40), (6, 3, 0)])
+def test_resumed_chains_continue_each_chain_in_order(n, k, nc):
+    # rows_chain_resume (the gradient check's tiles): every element's chain continued
+    # over l = l0 .. k-1 from the value in C, on the first nc columns only; from C = 0
+    # and l0 = 0 the bits of NumPy's product
+    from fastnn.kernels import _cpu_blas as blas
+
+    rng = np.random.default_rng(n * 1000 + k * 10 + nc)
+    W = rng.standard_normal((n, k))
+    A = rng.standard_normal((k + 2, nc + 5))          # more rows and wider than used
+    C0 = rng.standard_normal((n, nc + 3))
+    for l0 in sorted({0, 1, k // 2, k}):
+        C = C0.copy()
+        blas.rows_chain_resume(W, A, C, 0, n, l0, nc)
+        want = C0.copy()
+        _chains_reference(W, A, want, l0, nc)
+        np.testing.assert_array_equal(C.view(np.int64), want.view(np.int64))
+    if n >= 2 and nc >= 2:
+        # (the last row of an odd n is OpenBLAS's one-column kernel, another order)
+        C = np.zeros((n, nc))
+        blas.rows_chain_resume(W, A[:k, :nc].copy(), C, 0, n, 0, nc)
+        want = W @ A[:k, :nc]
+        even = n - n % 2
+        np.testing.assert_array_equal(C[:even].view(np.int64), want[:even].view(np.int64))
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -687,7 +722,8 @@ GRAD_SHAPES = [
 ]
 if not numba.config.DISABLE_JIT:
     GRAD_SHAPES += [([3, 16, 8, 1], 40), ([4, 17, 10, 1], 37), ([2, 20, 3, 1], 211),
-                    ([10, 33, 1], 20), ([300, 8, 1], 4), ([7, 25, 19, 11, 1], 23)]
+                    ([10, 33, 1], 20), ([300, 8, 1], 4), ([7, 25, 19, 11, 1], 23),
+                    ([9, 40, 37, 1], 70)]
 
 
 def _grad_case(dims, m, seed, scale=1.0):
