@@ -637,14 +637,16 @@ def grad_check_setup(theta, X, Y, dims, hidden):
                 WT[wt_off[l] + t * n + i] = theta[off_w[l] + i * k + t]
         nq = cp_nq[l]
         if nq > 1:
-            ao = off_a[l - 1]
-            for j in range(m):
-                for i in range(n):
-                    s = 0.0
-                    for t in range(k):
-                        if t % CP_STRIDE == 0 and t > 0:
-                            CP[cp_off[l] + ((t // CP_STRIDE - 1) * n + i) * m + j] = s
-                        s = blas.fma(theta[off_w[l] + i * k + t], A0[ao + t * m + j], s)
+            # every chain CP_STRIDE terms further, in the register tiles
+            Wl = theta[off_w[l]:off_w[l] + n * k].reshape(n, k)
+            Wq = np.empty((n, CP_STRIDE))
+            S = np.zeros((n, m))
+            for q in range(1, nq):
+                t0 = (q - 1) * CP_STRIDE
+                Wq[:, :] = Wl[:, t0:t0 + CP_STRIDE]
+                blas.rows_chain_resume(
+                    Wq, blas.view2d(A0, off_a[l - 1] + t0 * m, CP_STRIDE, m), S, 0, n, 0, m)
+                CP[cp_off[l] + (q - 1) * n * m:cp_off[l] + q * n * m] = S.ravel()
     return A0, loss0, WT, wt_off, CP, cp_off, cp_nq
 
 
