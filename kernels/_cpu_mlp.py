@@ -531,11 +531,10 @@ def _layer_cols(th, wo, bo, n, k, act, In, Inf, Out, nc, cols, m, t0, CP, cpb):
     ``Inf`` is ``In`` flat. Compact column ``c`` is example ``cols[c]``; every value in
     the order NumPy's full product computes it. Rows that are plain fma chains run in
     register tiles of rows by columns (:func:`._cpu_blas.rows_chain_resume`); with
-    ``t0 > 0`` they resume after their first ``t0``
-    terms from the cached chains ``CP[cpb + i * m + j]`` (``In`` rows below ``t0`` are
-    not read). The ``dgemv_n`` row of ``n == 1`` runs vectorized too, except for the
-    examples ``j >= m - m % 4``, which NumPy sums another way; the one-column tail row of
-    an odd ``n``: :func:`_elem`.
+    ``t0 > 0`` they resume after their first ``t0`` terms from the cached chains
+    ``CP[cpb + i * m + j]`` (``In`` rows below ``t0`` are not read). The ``dgemv_n``
+    row of ``n == 1`` runs vectorized too, except for the examples ``j >= m - m % 4``,
+    which NumPy sums another way; the one-column tail row of an odd ``n``: :func:`_elem`.
     """
     m4 = m - m % 4
     if n == 1:
