@@ -415,12 +415,12 @@ def _make_nt_vec(blocks, Q, tail=False):
 def _nn_vec_codegen(context, builder, sig, args, R, trans, resume=False):
     """LLVM IR of the vector NN tiles: rows ``i .. i+R-1`` of ``C = W @ A`` (``W.T @ A``
     with ``trans``), each element the fma chain over ``l`` from 0 in order (as
-    :func:`_rows_chain`), 8 then 4 columns a step, the rows' chains in registers.
+    :func:`_rows_chain`), ``8 // R * 4`` (at least 8) columns a step, then 4, the rows'
+    chains in registers (8 chains of 4 lanes in flight on 2 rows as on 4).
 
     With ``resume`` (not ``trans``; two more arguments ``l0, nc``) every chain starts
     from the value in ``C`` and runs over ``l = l0 .. W.shape[1]-1``, on the first ``nc``
-    columns, ``8 // R * 4`` (at least 8) columns a step; ``A`` may have more rows and
-    ``A``, ``C`` more columns (their row strides).
+    columns; ``A`` may have more rows and ``A``, ``C`` more columns (their row strides).
     """
     wty, aty, cty = sig.args[:3]
     W, A, C = (context.make_array(t)(context, builder, value=v)
@@ -438,9 +438,9 @@ def _nn_vec_codegen(context, builder, sig, args, R, trans, resume=False):
     kw = cgutils.unpack_tuple(builder, W.shape, 2)[1]
     k, m = cgutils.unpack_tuple(builder, A.shape, 2)
     kc = cgutils.unpack_tuple(builder, C.shape, 2)[1]
-    astride, l0, ncols, nv_main = m, ir.Constant(ity, 0), m, 2
+    astride, l0, ncols, nv_main = m, ir.Constant(ity, 0), m, max(2, 8 // R)
     if resume:
-        k, l0, ncols, nv_main = kw, args[4], args[5], max(2, 8 // R)
+        k, l0, ncols = kw, args[4], args[5]
 
     def c(v):
         return ir.Constant(ity, v)
@@ -805,6 +805,8 @@ _nt_v8_2 = _make_nt_vec((4, 4), 2)
 _nt_v8_1 = _make_nt_vec((4, 4), 1)
 _nt_v10_2 = _make_nt_vec((4, 4, 2), 2)
 _nt_v10_1 = _make_nt_vec((4, 4, 2), 1)
+_nt_v12_2 = _make_nt_vec((4, 4, 4), 2)
+_nt_v12_1 = _make_nt_vec((4, 4, 4), 1)
 _nt_v6_2 = _make_nt_vec((4, 2), 2)
 _nt_v6_1 = _make_nt_vec((4, 2), 1)
 #: ... and with the tail row's last ``Q = p % 4`` columns (or all ``Q = p < 4``) as
@@ -1608,7 +1610,7 @@ def _nt_block(X, A, T, ls, le):
     """``T = X[:, ls:le] @ A[:, ls:le].T`` as dgemm does one k block (chains over j).
 
     Every row but an odd last one is a plain chain per element: those rows go through
-    the vector tiles (one chain per lane; with fewer than 4 columns, up to 10 rows per
+    the vector tiles (one chain per lane; with fewer than 4 columns, up to 12 rows per
     tile so that enough chains overlap). The last row of an odd count is OpenBLAS's
     one-column tail.
     """
@@ -1643,6 +1645,13 @@ def _nt_block(X, A, T, ls, le):
                     else:
                         _nt_v2_1(X, A, T, i, q, ls, le)
                 i = nn
+            elif left >= 12:                # 6 vector chains: more of them in flight
+                while q + 2 <= p:
+                    _nt_v12_2(X, A, T, i, q, ls, le)
+                    q += 2
+                if q < p:
+                    _nt_v12_1(X, A, T, i, q, ls, le)
+                i += 12
             elif left >= 8:
                 while q + 2 <= p:
                     _nt_v8_2(X, A, T, i, q, ls, le)

@@ -314,11 +314,13 @@ def test_linear_act_backward_fast_path_and_read_only_inputs():
 
 # (n, p, m): X (n, m) @ A (p, m).T, W (n, p) @ B (p, m) and W (p, n).T @ B (p, m). Odd and
 # even row counts, every p % 4 beside the vector tiles' 8/4/2/1 columns, m past OpenBLAS's
-# k block (256) and past dgemv_t's 2048 block, rows and columns of one.
+# k block (256) and past dgemv_t's 2048 block, rows and columns of one; the 12-row NT
+# tiles for p < 4 before 2, 4, 8 and 10 rows and an odd tail row.
 HAND_PRODUCT_SHAPES = [(5, 10, 300), (10, 2, 300), (20, 2, 211), (3, 20, 211), (5, 2, 64),
                        (4, 7, 33), (7, 5, 9), (9, 3, 16), (11, 6, 5), (6, 9, 131),
                        (2, 13, 40), (13, 4, 20), (3, 3, 3), (1, 5, 300), (5, 1, 300),
-                       (8, 12, 257), (9, 37, 1), (6, 2100, 1), (1, 9, 2100)]
+                       (8, 12, 257), (9, 37, 1), (6, 2100, 1), (1, 9, 2100),
+                       (14, 3, 40), (27, 3, 300), (24, 2, 17), (16, 1, 45), (22, 2, 9)]
 
 
 @pytest.mark.parametrize("shape", HAND_PRODUCT_SHAPES)
