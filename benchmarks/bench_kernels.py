@@ -60,14 +60,14 @@ class _Suite:
 
 
 class LinearReluForward(_Suite):
-    """``linear_act_forward`` with ReLU: (20x2)@(2x211), 256^3, (1024x1024)@(1024x512)."""
+    """``linear_act_forward`` with ReLU: (20x2)@(2x211), 256^3, (1024x4096)@(4096x1024)."""
 
     family = "linear_relu_fwd"
 
 
 class LinearReluBackward(_Suite):
     """``linear_act_backward`` (ReLU, with ``dA_prev``): (20x2)@(2x211), 256^3,
-    (1024x1024)@(1024x512)."""
+    (1024x4096)@(4096x1024)."""
 
     family = "linear_relu_bwd"
 

@@ -160,7 +160,7 @@ MODES = ("quick", "full")
 
 # family -> size -> (label used in workload names, parameters)
 _LIN = {"notebook": ("tiny", (20, 2, 211)), "medium": ("medium", (256, 256, 256)),
-        "large": ("large", (1024, 1024, 512))}
+        "large": ("large", (1024, 4096, 1024))}
 _DROP = {"notebook": ("notebook", (20, 211)), "medium": ("1e6", (1000, 1000)),
          "large": ("1e7", (2000, 5000))}
 _VEC = {"notebook": ("1e3", 1000), "medium": ("1e6", 10**6), "large": ("1e7", 10**7)}
