@@ -1645,20 +1645,20 @@ def _nt_block(X, A, T, ls, le):
                     else:
                         _nt_v2_1(X, A, T, i, q, ls, le)
                 i = nn
-            elif left >= 12:                # 6 vector chains: more of them in flight
-                while q + 2 <= p:
-                    _nt_v12_2(X, A, T, i, q, ls, le)
-                    q += 2
-                if q < p:
-                    _nt_v12_1(X, A, T, i, q, ls, le)
-                i += 12
             elif left >= 8:
+                big = left >= 12            # 6 vector chains: more of them in flight
                 while q + 2 <= p:
-                    _nt_v8_2(X, A, T, i, q, ls, le)
+                    if big:
+                        _nt_v12_2(X, A, T, i, q, ls, le)
+                    else:
+                        _nt_v8_2(X, A, T, i, q, ls, le)
                     q += 2
                 if q < p:
-                    _nt_v8_1(X, A, T, i, q, ls, le)
-                i += 8
+                    if big:
+                        _nt_v12_1(X, A, T, i, q, ls, le)
+                    else:
+                        _nt_v8_1(X, A, T, i, q, ls, le)
+                i += 12 if big else 8
             else:                          # 4 rows
                 while q + 2 <= p:
                     _nt_v4_2(X, A, T, i, q, ls, le)
