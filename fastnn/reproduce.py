@@ -446,7 +446,7 @@ def run(notebooks=NOTEBOOKS, out="results", backend=None, quick=False, data=(),
         ctx.bar.close()
     if baseline and backend != "numpy":
         _speedup_figure(sections, out, backend)
-    write_report(sections, out, backend, quick)
+    write_report(sections, out, backend, quick, blas_threads)
     return sections
 
 
@@ -491,14 +491,25 @@ def format_table(section, backend):
     return "\n".join(lines)
 
 
-def write_report(sections, out, backend, quick):
-    """Write ``report.md`` tying the tables and figures together."""
+def write_report(sections, out, backend, quick, blas_threads=None):
+    """Write ``report.md`` tying the tables and figures together.
+
+    Its first lines name the machine and the software the timings come from: the CPU
+    model, the cores this process may use, Python, NumPy and Numba, and the BLAS thread
+    limit both backends ran under (``None``: BLAS's own setting).
+    """
     import platform
 
+    import numba
+
+    from .bench import _cpu_model, _ncpus
+
+    blas = "BLAS's default threads" if blas_threads is None else (
+        f"{blas_threads} BLAS thread{'s' if blas_threads != 1 else ''}")
     lines = ["# fastnn reproduce", "",
              f"Backend: **{backend}**; baseline: numpy. Machine: {platform.machine()}, "
-             f"{platform.processor() or 'unknown CPU'}, {os.cpu_count()} cores, "
-             f"Python {platform.python_version()}.",
+             f"{_cpu_model()}, {_ncpus()} cores; Python {platform.python_version()}, "
+             f"NumPy {np.__version__}, Numba {numba.__version__}, {blas}.",
              ""]
     if quick:
         lines += ["**QUICK RUN: a tenth of the notebooks' iterations; the numbers are "

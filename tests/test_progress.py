@@ -173,3 +173,14 @@ def test_reproduce_verbose_prints_plain_lines(monkeypatch, tmp_path):
     err = _reproduce(monkeypatch, tmp_path, io.StringIO(), "--verbose")
     assert err.splitlines() == ["  ... optimization: gd", "  ... optimization: momentum",
                                 "  ... optimization: adam"]
+
+
+def test_reproduce_report_names_the_machine_and_software(monkeypatch, tmp_path):
+    import numba
+
+    from fastnn.bench import _cpu_model, _ncpus
+
+    _reproduce(monkeypatch, tmp_path, io.StringIO())
+    head = (tmp_path / "report.md").read_text().splitlines()[2]
+    assert f"{_cpu_model()}, {_ncpus()} cores" in head
+    assert f"NumPy {np.__version__}, Numba {numba.__version__}, 1 BLAS thread." in head
