@@ -2051,7 +2051,20 @@ def _derive_main(paths, floors_path):
 
 
 def cli(argv=None):
-    """``python -m fastnn.bench [options]``: the same as ``fastnn bench``."""
+    """``python -m fastnn.bench [options]``: the same as ``fastnn bench``.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        The command-line arguments after the program name (``sys.argv[1:]`` when None);
+        ``fastnn bench --help`` lists them.
+
+    Returns
+    -------
+    int
+        The exit status: 0 on success, 1 when ``--check`` finds a ratio below its
+        floor, 2 when the benchmark cannot run (the error is printed on stderr).
+    """
     parser = add_arguments(argparse.ArgumentParser(prog="fastnn bench"))
     args = parser.parse_args(argv)
     try:

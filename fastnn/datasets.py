@@ -93,6 +93,11 @@ def flower(m=400, seed=1):
 def extra_datasets(N=200):
     """The planar notebook's other datasets, generated as the course generates them.
 
+    Parameters
+    ----------
+    N : int
+        Examples in each dataset.
+
     Returns
     -------
     noisy_circles, noisy_moons, blobs, gaussian_quantiles, no_structure : tuple

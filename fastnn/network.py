@@ -75,7 +75,18 @@ class ParamBuffer:
         return len(self.dims) - 1
 
     def views(self, theta):
-        """Dict views ``{"W1": ..., "b1": ...}`` of another vector laid out like ``theta``."""
+        """Dict views of another vector laid out like ``theta``.
+
+        Parameters
+        ----------
+        theta : ndarray (n_params,)
+            A flat vector with this buffer's layout (a gradient, an optimizer moment).
+
+        Returns
+        -------
+        dict
+            ``{"W1": ..., "b1": ..., "WL": ..., "bL": ...}``, views into ``theta``.
+        """
         Ws, bs = layer_views(theta, self.dims)
         out = {}
         for l, (W, b) in enumerate(zip(Ws, bs), start=1):
@@ -85,7 +96,20 @@ class ParamBuffer:
 
     @classmethod
     def from_params(cls, parameters, name="parameters"):
-        """Copy a validated parameters dict into a new buffer."""
+        """Copy a parameters dict into a new buffer.
+
+        Parameters
+        ----------
+        parameters : dict
+            ``{"W1": ..., "b1": ..., ...}`` with consistent shapes, validated here.
+        name : str
+            The argument name error messages use.
+
+        Returns
+        -------
+        ParamBuffer
+            A buffer of the parameters' dtype holding a copy of their values.
+        """
         Ws, bs = v.layer_arrays(parameters, name)
         dims = [Ws[0].shape[1]] + [W.shape[0] for W in Ws]
         buf = cls(dims, dtype=Ws[0].dtype)
@@ -185,11 +209,31 @@ def forward(X, Ws, bs, hidden="relu", keep_prob=1.0, dropout="compat", dropout_s
 
 
 def backward(Y, Ws, Zs, As, Ds, hidden="relu", keep_prob=1.0, lambd=0.0, grad_form="dw"):
-    """Backward pass on the current backend; returns lists ``(dWs, dbs)``.
+    """Backward pass on the current backend.
 
-    ``grad_form`` is ``"dw"`` (``dZ_L = A_L - Y``, 1/m at dW and db), ``"dz"``
-    (``dZ_L = (A_L - Y) / m``) or ``"chain"`` (``dA_L`` through the sigmoid derivative),
-    the three ways the notebooks write it.
+    Parameters
+    ----------
+    Y : ndarray (1, m)
+        Labels.
+    Ws : list of ndarray
+        The weights :func:`forward` ran with.
+    Zs, As, Ds : lists
+        :func:`forward`'s pre-activations, activations and dropout masks.
+    hidden : {"relu", "tanh", "sigmoid", "linear"}
+        Hidden-layer activation, as in the forward pass.
+    keep_prob : float
+        The forward pass's keep probability (1 = no dropout).
+    lambd : float
+        L2 regularization strength (adds ``lambd / m * W`` to each ``dW``).
+    grad_form : {"dw", "dz", "chain"}
+        How the output gradient is written, the three ways the notebooks write it:
+        ``"dw"`` (``dZ_L = A_L - Y``, 1/m at dW and db), ``"dz"`` (``dZ_L = (A_L - Y) /
+        m``) or ``"chain"`` (``dA_L`` through the sigmoid derivative).
+
+    Returns
+    -------
+    dWs, dbs : lists of ndarray
+        Gradients of the cost with respect to each layer's weights and biases.
     """
     form = {"dw": _spec.GRAD_DW, "dz": _spec.GRAD_DZ, "chain": _spec.GRAD_CHAIN}[grad_form]
     Y = Y.astype(As[-1].dtype, copy=False).reshape(1, -1)
@@ -204,6 +248,20 @@ def cost(AL, Y, Ws=(), mode="sum", lambd=0.0):
 
 
 def predict_proba(X, Ws, bs, hidden="relu"):
-    """Output-layer activation ``A_L`` of shape (1, m) for inputs ``X``."""
+    """Output-layer activation for inputs ``X`` (a forward pass without dropout).
+
+    Parameters
+    ----------
+    X : ndarray (n_x, m)
+    Ws, bs : lists of ndarray
+        Weights and biases.
+    hidden : {"relu", "tanh", "sigmoid", "linear"}
+        Hidden-layer activation; the output layer is a sigmoid.
+
+    Returns
+    -------
+    ndarray (1, m)
+        ``A_L``, the probability of the positive class for each example.
+    """
     _, As, _ = forward(X, Ws, bs, hidden)
     return As[-1]

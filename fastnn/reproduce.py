@@ -478,7 +478,20 @@ def _fmt(x, spec):
 
 
 def format_table(section, backend):
-    """The section's rows as a Markdown table."""
+    """The section's rows as a Markdown table.
+
+    Parameters
+    ----------
+    section : Section
+        One experiment's results.
+    backend : str
+        The timed backend, named in the header of its time column.
+
+    Returns
+    -------
+    str
+        The table, one row per :class:`Row` (empty cells where a value is NaN).
+    """
     lines = [f"| method | train acc | test acc | final cost | {backend} s | numpy s | "
              "speed-up | notebook |",
              "|---|---|---|---|---|---|---|---|"]

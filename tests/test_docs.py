@@ -40,3 +40,46 @@ def test_examples_run(page, tmp_path, monkeypatch):
             exec(compile(block, f"{page.name}", "exec"), namespace)
         ran += 1
     assert ran > 0
+
+
+def _public_functions():
+    import inspect
+    import pkgutil
+
+    import fastnn
+
+    names = ["fastnn"] + [f"fastnn.{m.name}" for m in pkgutil.iter_modules(fastnn.__path__)
+                          if not m.name.startswith("_")]
+    for name in names:
+        module = importlib.import_module(name)
+        public = getattr(module, "__all__", None)
+        if public is None:
+            public = [n for n in vars(module) if not n.startswith("_")]
+        for attr in public:
+            obj = getattr(module, attr)
+            if not getattr(obj, "__module__", "").startswith("fastnn"):
+                continue
+            if inspect.isfunction(obj):
+                yield f"{name}.{attr}", obj
+            elif inspect.isclass(obj):
+                for meth, raw in vars(obj).items():
+                    fn = getattr(raw, "__func__", raw)       # classmethod, staticmethod
+                    if not meth.startswith("_") and inspect.isfunction(fn):
+                        yield f"{name}.{attr}.{meth}", fn
+
+
+def test_public_functions_have_numpydoc_docstrings():
+    """Every public function and method of the package documents its parameters."""
+    import inspect
+
+    missing = []
+    for name, fn in _public_functions():
+        doc = inspect.getdoc(fn) or ""
+        params = [p for p in inspect.signature(fn).parameters.values()
+                  if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+                  and p.name not in ("self", "cls")]
+        if not doc:
+            missing.append(f"{name}: no docstring")
+        elif params and "Parameters\n----------" not in doc:
+            missing.append(f"{name}: no Parameters section")
+    assert not missing, "\n".join(missing)
