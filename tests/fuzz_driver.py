@@ -163,7 +163,9 @@ def _mutate_array(a, g, draw):
             warnings.simplefilter("ignore")
             try:
                 return a.astype(dt), dt
-            except (TypeError, ValueError):    # e.g. "0.5" strings to int: keep them
+            # e.g. "0.5" strings to int, or Python ints in an object array out of
+            # uint8's range (NumPy 2 raises OverflowError): keep them
+            except (TypeError, ValueError, OverflowError):
                 return a, f"{dt} (not convertible)"
     if op == "layout":
         how = draw(st.sampled_from(["fortran", "strided", "list", "readonly"]),
