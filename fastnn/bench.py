@@ -68,7 +68,8 @@ The same is available from Python: :func:`run_workloads`, :func:`check_floors`,
 JSON (``--json FILE``; ``--json -`` writes it to stdout and moves the table to stderr)::
 
     {"mode": "quick", "baseline": "numpy", "backends": [...], "skipped_backends": {...},
-     "machine": {"bandwidth_gbs": ..., "blas_gflops": {"float64": ...}, ...},
+     "machine": {"bandwidth_gbs": ..., "blas_gflops": {"float64": ...},
+                 "blas_threads": ..., ...},
      "workloads": [{"name": ..., "kernel": ..., "limit": "bandwidth" | "blas" | null,
                     "bytes": ..., "flops": ..., "numpy": {"median_s": ..., ...},
                     "results": {"numba": {"median_s": ..., "ratio": ...,
@@ -708,6 +709,16 @@ def _cpu_model():
     return platform.processor() or platform.machine()
 
 
+def _blas_threads():
+    """The most threads any loaded BLAS library would use now (None: none found)."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return None
+    counts = [i["num_threads"] for i in threadpool_info() if i.get("user_api") == "blas"]
+    return max(counts) if counts else None
+
+
 def _ncpus():
     try:
         return len(os.sched_getaffinity(0))
@@ -880,7 +891,8 @@ def run_workloads(wls, backends=None, *, baseline="numpy", mode="full", repeats=
                 res["numpy_limit_fraction"] = per_s / res["numpy_median_s"] / lim
     machine = {"cpus": _ncpus(), "platform": platform.platform(),
                "processor": _cpu_model(),
-               "python": platform.python_version(), "numpy": np.__version__}
+               "python": platform.python_version(), "numpy": np.__version__,
+               "blas_threads": _blas_threads()}
     try:
         import numba
 
@@ -946,8 +958,10 @@ def format_table(doc):
         notes.append(f"memory bandwidth {m['bandwidth_gbs']:.1f} GB/s (in-place np.add: "
                      f"{d['gbs_1thread']:.1f} on 1 thread, {d['gbs_all_threads']:.1f} on "
                      f"{d['threads']})")
+    threads = m.get("blas_threads")
+    on = "" if threads is None else f" on {threads} thread{'s' if threads != 1 else ''}"
     for dt, g in m.get("blas_gflops", {}).items():
-        notes.append(f"BLAS {g:.1f} GFLOP/s {dt} (np.dot 1024x1024)")
+        notes.append(f"BLAS {g:.1f} GFLOP/s {dt} (np.dot 1024x1024{on})")
     if notes:
         out.append("")
         out.append("limits measured in this run: " + "; ".join(notes))
@@ -1875,6 +1889,11 @@ def add_arguments(parser):
                         help="no timing: set the floors of the runs' mode from these --json "
                         "results (min(0.5 x min, 0.6 x median) of the ratios) and write "
                         "them into --floors")
+    parser.add_argument("--blas-threads", type=int, default=1, metavar="N",
+                        help="BLAS threads of every contender while timing (default 1, as "
+                        "fastnn reproduce; 0 = BLAS's own setting). After a multi-threaded "
+                        "call OpenBLAS's idle threads spin for about 0.1 s, taking the "
+                        "cores from the next sample's parallel kernels")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
     return parser
 
@@ -1904,6 +1923,20 @@ def main(args):
         The exit status: 0, or the gate's 1 / 2 with ``--check``.
     """
     g = functools.partial(getattr, args)
+    blas_threads = g("blas_threads", 1)
+    if blas_threads is None or blas_threads < 0:
+        raise ValueError(f"--blas-threads must be 0 (BLAS's own setting) or a positive "
+                         f"number of threads, got {blas_threads}")
+    if blas_threads == 0 or g("list", False) or g("derive_floors", None):
+        return _main(g)
+    from .parallel import _limit_pools
+
+    with _limit_pools(blas_threads, "blas"):
+        return _main(g)
+
+
+def _main(g):
+    """:func:`main` under its BLAS thread limit (``g``: the arguments' getter)."""
     quick = bool(g("quick", False))
     mode = "quick" if quick else "full"
     floors_path = Path(g("floors", None) or default_floors_path())

@@ -20,6 +20,21 @@ from sklearn.model_selection import ParameterGrid
 __all__ = ["sweep", "thread_budget"]
 
 
+def _limit_pools(n_threads, user_api=None):
+    """``threadpoolctl.threadpool_limits(n_threads, user_api)``, reaching Numba's BLAS too.
+
+    threadpoolctl limits the libraries loaded when the limit is set. Numba's ``np.dot``
+    in compiled code calls SciPy's BLAS, a library of its own that loads on the first
+    such call, so it is loaded first here. Returns the context manager (the previous
+    limits come back on exit).
+    """
+    from threadpoolctl import threadpool_limits
+
+    with contextlib.suppress(ImportError):
+        import scipy.linalg.cython_blas  # noqa: F401
+    return threadpool_limits(limits=n_threads, user_api=user_api)
+
+
 @contextlib.contextmanager
 def thread_budget(n_threads):
     """Limit BLAS (threadpoolctl) and Numba threads to ``n_threads`` inside the block.
@@ -29,8 +44,6 @@ def thread_budget(n_threads):
     n_threads : int
         At least 1.
     """
-    from threadpoolctl import threadpool_limits
-
     n_threads = max(1, int(n_threads))
     previous = None
     try:
@@ -41,7 +54,7 @@ def thread_budget(n_threads):
     except ImportError:
         pass
     try:
-        with threadpool_limits(limits=n_threads):
+        with _limit_pools(n_threads):
             yield
     finally:
         if previous is not None:

@@ -429,13 +429,14 @@ def run(notebooks=NOTEBOOKS, out="results", backend=None, quick=False, data=(),
     Path(out).mkdir(parents=True, exist_ok=True)
     ctx = _Context(out, backend, quick, data, baseline, stream)
     sections = []
-    from threadpoolctl import threadpool_limits
+    from .parallel import _limit_pools
 
     # On small shared machines multi-threaded BLAS stalls badly on these sizes (a
     # 12288-input iteration measured 17 ms on one thread, 400 ms on two); both backends
     # run under the same limit.
+    limit = _limit_pools(blas_threads, "blas") if blas_threads else contextlib.nullcontext()
     try:
-        with threadpool_limits(limits=blas_threads):
+        with limit:
             for name in notebooks:
                 t0 = time.perf_counter()
                 section = _RUNNERS[name](ctx)

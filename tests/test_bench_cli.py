@@ -5,6 +5,8 @@ so the whole file runs in a few seconds. Nothing here asserts on a time.
 """
 
 import json
+import subprocess
+import sys
 import textwrap
 
 import pytest
@@ -56,6 +58,44 @@ def test_json_to_stdout_moves_table_to_stderr(capsys):
     doc = json.loads(captured.out)
     assert doc["workloads"][0]["name"] == "sgd-1e3-f64"
     assert "workload" in captured.err
+
+
+def _blas_threads_now():
+    from threadpoolctl import threadpool_info
+
+    return max(i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas")
+
+
+@pytest.mark.parametrize("flag", [[], ["--blas-threads", "1"], ["--blas-threads", "0"]])
+def test_blas_thread_limit_applies_while_timing_and_is_recorded(flag, capsys):
+    own = _blas_threads_now()
+    rc = main(["bench", *FAST, *NUMPY, "--only", "grad_check-course-f64", *flag,
+               "--json", "-"])
+    assert rc == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["machine"]["blas_threads"] == (own if flag[1:] == ["0"] else 1)
+    assert _blas_threads_now() == own                 # restored afterwards
+
+
+def test_blas_limit_reaches_the_blas_numba_loads_later():
+    # in a fresh process, where Numba's BLAS (SciPy's) is not loaded yet
+    code = textwrap.dedent("""
+        from threadpoolctl import threadpool_info
+        from fastnn.parallel import _limit_pools
+        with _limit_pools(1, "blas"):
+            import scipy.linalg.cython_blas
+            print({i["filepath"]: i["num_threads"] for i in threadpool_info()
+                   if i["user_api"] == "blas"})
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    threads = eval(out)
+    assert len(threads) >= 2 and set(threads.values()) == {1}, threads
+
+
+def test_negative_blas_threads_is_an_error(capsys):
+    assert main(["bench", *FAST, *NUMPY, "--blas-threads", "-1"]) == 2
+    assert "--blas-threads must be 0" in capsys.readouterr().err
 
 
 def test_unavailable_backend_is_reported_not_fatal(capsys):
