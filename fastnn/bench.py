@@ -1910,7 +1910,8 @@ def main(args):
 
     Times the selected workloads, then the selected estimator and memory rows (fastnn's
     own set only, not with ``--workloads``), prints the tables, applies ``--check``,
-    ``--plot`` and ``--json``.
+    ``--plot`` and ``--json``; all of it with every BLAS library limited to
+    ``--blas-threads`` threads (0: BLAS's own setting).
 
     Parameters
     ----------

@@ -434,6 +434,7 @@ def run(notebooks=NOTEBOOKS, out="results", backend=None, quick=False, data=(),
     # On small shared machines multi-threaded BLAS stalls badly on these sizes (a
     # 12288-input iteration measured 17 ms on one thread, 400 ms on two); both backends
     # run under the same limit.
+    blas_threads = blas_threads or None          # 0, as None: BLAS's own setting
     limit = _limit_pools(blas_threads, "blas") if blas_threads else contextlib.nullcontext()
     try:
         with limit:

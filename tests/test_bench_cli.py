@@ -78,7 +78,9 @@ def test_blas_thread_limit_applies_while_timing_and_is_recorded(flag, capsys):
 
 
 def test_blas_limit_reaches_the_blas_numba_loads_later():
-    # in a fresh process, where Numba's BLAS (SciPy's) is not loaded yet
+    # in a fresh process: SciPy's BLAS (Numba's) is imported inside the limit; the
+    # helper's module imports scikit-learn, which may already have loaded it, so this
+    # guards the property (every BLAS limited), not the helper's explicit pre-load
     code = textwrap.dedent("""
         from threadpoolctl import threadpool_info
         from fastnn.parallel import _limit_pools
