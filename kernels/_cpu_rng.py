@@ -99,10 +99,16 @@ def mt_next32(key, pos):
     return _temper(key[pos]), pos + 1
 
 
-@njit(**_JIT)
+@njit(inline="always", **_JIT)
 def _to_double(a, b):
-    """NumPy's legacy random double ``((a >> 5) * 2**26 + (b >> 6)) / 2**53``."""
-    return ((a >> np.uint32(5)) * 67108864.0 + (b >> np.uint32(6))) * _INV53
+    """NumPy's legacy random double ``((a >> 5) * 2**26 + (b >> 6)) / 2**53``.
+
+    The shifted words fit in int32, whose conversion to float64 vectorizes (uint32's,
+    which Numba widens to 64 bits first, does not); every step is exact.
+    """
+    hi = np.float64(np.int32(a >> np.uint32(5)))
+    lo = np.float64(np.int32(b >> np.uint32(6)))
+    return (hi * 67108864.0 + lo) * _INV53
 
 
 @njit(**_JIT)
@@ -127,9 +133,10 @@ def mt_fill_uniform(key, pos, out):
             _mt_regenerate(key)
             pos = 0
         cnt = min((MT_N - pos) // 2, n - i)
+        words = key[pos:pos + 2 * cnt]      # slices: LLVM vectorizes this loop over
+        dst = out[i:i + cnt]                # them, not over offset indices
         for c in range(cnt):
-            q = pos + 2 * c
-            out[i + c] = _to_double(_temper(key[q]), _temper(key[q + 1]))
+            dst[c] = _to_double(_temper(words[2 * c]), _temper(words[2 * c + 1]))
         pos += 2 * cnt
         i += cnt
         if i < n and pos == MT_N - 1:
