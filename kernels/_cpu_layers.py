@@ -359,11 +359,13 @@ def dropout_compat_flat(A, keep_prob, key, pos, D, A_out):
     for start in range(0, n, 512):
         cnt = min(512, n - start)
         pos = rng.mt_fill_uniform(key, pos, u[:cnt])
+        d = D[start:start + cnt]
+        a = A[start:start + cnt]
+        out = A_out[start:start + cnt]
+        for c in range(cnt):            # two loops over slices: both vectorize
+            d[c] = u[c] < keep_prob
         for c in range(cnt):
-            i = start + c
-            d = u[c] < keep_prob
-            D[i] = d
-            A_out[i] = (A[i] * (one if d else zero)) / kp
+            out[c] = (a[c] * (one if d[c] else zero)) / kp
     return pos
 
 
