@@ -351,8 +351,8 @@ def linear_act_backward(dA, Z, A, act, A_prev, W, scale, l2, dZ, dW, db, dA_prev
     """
     if A_prev.dtype is _F64 and W.size * A_prev.shape[1] < BLAS_MIN_WORK:
         try:                                # small C-contiguous float64: one compiled call
-            _act_linear_backward_exact()(dA, Z, A, act, A_prev, W, float(scale), float(l2),
-                                         dZ, dW, db, dA_prev)
+            _act_linear_backward_exact()(dA, Z, A, act, A_prev, W, scale, l2, dZ, dW, db,
+                                         dA_prev)
             return
         except TypeError:
             pass                            # not the common case: the two wrappers
@@ -708,7 +708,7 @@ def grad_check_mlp(theta, X, Y, dims, hidden, epsilon, gradapprox):
     if not numba.config.DISABLE_JIT:        # (the plain function would take any type)
         try:
             # the common case (C-contiguous float64, int64 dims, one thread) in one call
-            if _grad_check_exact()(theta, X, Y, dims, hidden, float(epsilon), gradapprox,
+            if _grad_check_exact()(theta, X, Y, dims, hidden, epsilon, gradapprox,
                                    GRAD_CHECK_PAR_MIN_WORK):
                 return
         except TypeError:
