@@ -412,7 +412,7 @@ def _make_nt_vec(blocks, Q, tail=False):
     return intrinsic(impl)
 
 
-def _nn_vec_codegen(context, builder, sig, args, R, trans, resume=False):
+def _nn_vec_codegen(context, builder, sig, args, R, trans, resume=False, src=False):
     """LLVM IR of the vector NN tiles: rows ``i .. i+R-1`` of ``C = W @ A`` (``W.T @ A``
     with ``trans``), each element the fma chain over ``l`` from 0 in order (as
     :func:`_rows_chain`), ``8 // R * 4`` (at least 8) columns a step, then 4, the rows'
@@ -421,10 +421,17 @@ def _nn_vec_codegen(context, builder, sig, args, R, trans, resume=False):
     With ``resume`` (not ``trans``; two more arguments ``l0, nc``) every chain starts
     from the value in ``C`` and runs over ``l = l0 .. W.shape[1]-1``, on the first ``nc``
     columns; ``A`` may have more rows and ``A``, ``C`` more columns (their row strides).
+    With ``src`` (arguments ``W, A, C, I, b, i, l0, nc, relu``) the chains start from
+    ``I`` instead and, when ``relu`` is not 0, ``C`` gets ``max(chain + b[row], 0)`` as
+    ``0.0 if v < 0.0 else v`` (NaN and -0.0 kept) instead of the chain.
     """
     wty, aty, cty = sig.args[:3]
     W, A, C = (context.make_array(t)(context, builder, value=v)
                for t, v in zip((wty, aty, cty), args[:3]))
+    if src:
+        Ini, bias = (context.make_array(t)(context, builder, value=v)
+                     for t, v in zip(sig.args[3:5], args[3:5]))
+        args = args[:3] + args[5:]
     i_v = args[3]
     fty = context.get_value_type(wty.dtype)
     fname = "f64" if fty == ir.DoubleType() else "f32"
@@ -441,6 +448,9 @@ def _nn_vec_codegen(context, builder, sig, args, R, trans, resume=False):
     astride, l0, ncols, nv_main = m, ir.Constant(ity, 0), m, max(2, 8 // R)
     if resume:
         k, l0, ncols = kw, args[4], args[5]
+    if src:
+        ki = cgutils.unpack_tuple(builder, Ini.shape, 2)[1]
+        relu = builder.icmp_signed("!=", args[6], ir.Constant(args[6].type, 0))
 
     def c(v):
         return ir.Constant(ity, v)
@@ -480,20 +490,31 @@ def _nn_vec_codegen(context, builder, sig, args, R, trans, resume=False):
                     acc[r * nv + t] = builder.call(fmas[width], [w, av[t], acc[r * nv + t]])
             return acc
 
-        def c_ptr(r, t):
-            crow = builder.mul(builder.add(i_v, c(r)), kc)
-            ptr = builder.gep(C.data, [builder.add(crow, builder.add(j, c(width * t)))])
+        def c_ptr(r, t, arr=C, stride=kc):
+            crow = builder.mul(builder.add(i_v, c(r)), stride)
+            ptr = builder.gep(arr.data, [builder.add(crow, builder.add(j, c(width * t)))])
             return builder.bitcast(ptr, vt[4].as_pointer()) if width == 4 else ptr
 
-        if resume:
+        if src:
+            init = [builder.load(c_ptr(r, t, Ini, ki), align=1 if width == 4 else None)
+                    for r in range(R) for t in range(nv)]
+        elif resume:
             init = [builder.load(c_ptr(r, t), align=1 if width == 4 else None)
                     for r in range(R) for t in range(nv)]
         else:
             init = [zero] * (R * nv)
         _, acc = _ir_for(builder, l0, k, 1, init, step, "nnl")
         for r in range(R):
+            if src:
+                b = splat(builder.load(builder.gep(bias.data, [builder.add(i_v, c(r))])),
+                          width)
             for t in range(nv):
-                builder.store(acc[r * nv + t], c_ptr(r, t), align=1 if width == 4 else None)
+                out = acc[r * nv + t]
+                if src:
+                    v = builder.fadd(out, b)
+                    v = builder.select(builder.fcmp_ordered("<", v, zero), zero, v)
+                    out = builder.select(relu, v, out)
+                builder.store(out, c_ptr(r, t), align=1 if width == 4 else None)
 
     def block(nv, width):
         def body(j, carried):
@@ -501,26 +522,35 @@ def _nn_vec_codegen(context, builder, sig, args, R, trans, resume=False):
             return []
         return body
 
+    if src and R == 4:
+        nv_main = 3
     j_end, _ = _ir_for(builder, c(0), ncols, 4 * nv_main, [], block(nv_main, 4), "nn8")
     j_end, _ = _ir_for(builder, j_end, ncols, 4, [], block(1, 4), "nn4")
     _ir_for(builder, j_end, ncols, 1, [], block(1, 1), "nn1")
     return context.get_dummy_value()
 
 
-def _make_nn_vec(R, trans, resume=False):
-    def typer(W, A, C):
+def _make_nn_vec(R, trans, resume=False, src=False):
+    def typer(W, A, C, *more):
         ok = all(isinstance(t, types.Array) and t.ndim == 2 and t.layout == "C"
                  and t.dtype == W.dtype and isinstance(t.dtype, types.Float)
-                 for t in (W, A, C))
+                 for t in (W, A, C) + more[:1])
+        if src:
+            ok = ok and (isinstance(more[1], types.Array) and more[1].ndim == 1
+                         and more[1].layout == "C" and more[1].dtype == W.dtype)
         if not ok or not C.mutable:
             return None
 
         def codegen(context, builder, signature, args):
-            return _nn_vec_codegen(context, builder, signature, args, R, trans, resume)
+            return _nn_vec_codegen(context, builder, signature, args, R, trans, resume, src)
 
-        return types.none(W, A, C, *([types.intp] * (3 if resume else 1))), codegen
+        nint = 4 if src else 3 if resume else 1
+        return types.none(W, A, C, *more, *([types.intp] * nint)), codegen
 
-    if resume:
+    if src:
+        def impl(typingctx, W, A, C, Ini, b, i, l0, nc, relu):
+            return typer(W, A, C, Ini, b)
+    elif resume:
         def impl(typingctx, W, A, C, i, l0, nc):
             return typer(W, A, C)
     else:
@@ -528,9 +558,12 @@ def _make_nn_vec(R, trans, resume=False):
             return typer(W, A, C)
     what = "W.T" if trans else "W"
     impl.__name__ = impl.__qualname__ = (f"_nn_v{R}{'t' if trans else ''}"
-                                         f"{'_resume' if resume else ''}")
+                                         f"{'_resume' if resume else ''}"
+                                         f"{'_from' if src else ''}")
     impl.__doc__ = (f"Rows ``i .. i+{R - 1}`` of ``C = {what} @ A`` as fma chains over ``l``"
                     + (", resumed from ``C`` at ``l0`` on ``nc`` columns" if resume else "")
+                    + (", resumed from ``I`` at ``l0`` on ``nc`` columns, then ReLU of "
+                       "the chain plus ``b`` if ``relu``" if src else "")
                     + " (see :func:`_nn_vec_codegen`).")
     return intrinsic(impl)
 
@@ -760,7 +793,7 @@ if config.DISABLE_JIT:
                     T[row, q + u] = acc
         return impl
 
-    def _make_nn_vec(R, trans, resume=False):  # noqa: F811
+    def _make_nn_vec(R, trans, resume=False, src=False):  # noqa: F811
         def impl(W, A, C, i, l0=0, nc=None):
             """Vector NN tile (pure-Python fallback: the same chains, scalar)."""
             k = W.shape[1] if resume else A.shape[0]
@@ -770,7 +803,19 @@ if config.DISABLE_JIT:
                     for l in range(l0, k):
                         acc = fma(W[l, i + r] if trans else W[i + r, l], A[l, j], acc)
                     C[i + r, j] = acc
-        return impl
+
+        def impl_from(W, A, C, Ini, b, i, l0, nc, relu):
+            """Vector NN tile from ``Ini`` (pure-Python fallback: the same operations)."""
+            for r in range(R):
+                for j in range(nc):
+                    acc = Ini[i + r, j]
+                    for l in range(l0, W.shape[1]):
+                        acc = fma(W[i + r, l], A[l, j], acc)
+                    if relu:
+                        v = acc + b[i + r]
+                        acc = C.dtype.type(0.0) if v < 0.0 else v
+                    C[i + r, j] = acc
+        return impl_from if src else impl
 
     def _tail_v(w, B, r, m4):  # noqa: F811
         """The one-column kernel's lanes (pure-Python fallback: the same operations)."""
@@ -822,10 +867,14 @@ _nn_v4 = _make_nn_vec(4, False)
 _nn_v2 = _make_nn_vec(2, False)
 _nn_v4t = _make_nn_vec(4, True)
 _nn_v2t = _make_nn_vec(2, True)
-#: ... and 4, 2 or 1 rows of ``W @ A`` resuming chains already in ``C``.
+#: ... and 4, 2 or 1 rows of ``W @ A`` resuming chains already in ``C``, or in another
+#: array (with the bias and ReLU applied on the way out).
 _nn_v4_resume = _make_nn_vec(4, False, True)
 _nn_v2_resume = _make_nn_vec(2, False, True)
 _nn_v1_resume = _make_nn_vec(1, False, True)
+_nn_v4_from = _make_nn_vec(4, False, True, True)
+_nn_v2_from = _make_nn_vec(2, False, True, True)
+_nn_v1_from = _make_nn_vec(1, False, True, True)
 
 
 # --------------------------------------------------------------------------- np.sum
@@ -1459,6 +1508,23 @@ def rows_chain_resume(W, A, C, i0, i1, l0, nc):
         i += 2
     if i < i1:
         _nn_v1_resume(W, A, C, i, l0, nc)
+
+
+@njit(**_JIT)
+def rows_chain_from(W, A, C, I, b, i0, i1, l0, nc, relu):
+    """:func:`rows_chain_resume` with every chain starting from ``I`` (same layout as
+    ``C``) instead of ``C``; with ``relu``, ``C`` gets ``g(chain + b[i])`` for the ReLU
+    ``g`` (as :func:`._cpu_layers.bias_act` computes it) instead of the chain.
+    Unchecked, as :func:`rows_chain_resume`; ``b`` needs ``i1`` values."""
+    i = i0
+    while i + 4 <= i1:
+        _nn_v4_from(W, A, C, I, b, i, l0, nc, relu)
+        i += 4
+    if i + 2 <= i1:
+        _nn_v2_from(W, A, C, I, b, i, l0, nc, relu)
+        i += 2
+    if i < i1:
+        _nn_v1_from(W, A, C, I, b, i, l0, nc, relu)
 
 
 @njit(**_JIT)
