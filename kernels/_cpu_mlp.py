@@ -383,9 +383,9 @@ def grad_check_kernel(theta, X, Y, dims, hidden, epsilon, out, lo, hi):
 
 
 # ------------------------------------------------------------- grad check, sparse columns
-#: Checkpoint stride of the cached fma chains (see :func:`grad_check_setup`).
-CP_STRIDE = 4
-#: Most cached chain values per layer (8 bytes each); above it a layer replays from 0.
+#: Most cached chain values per layer (8 bytes each): a layer caches its chains after
+#: every term if they fit, else every few terms (see :func:`grad_check_setup`); a
+#: perturbed row's own chains get a quarter of it.
 CP_MAX = 1 << 22
 
 
@@ -525,14 +525,16 @@ def _elem(W, wo, n, k, i, x, xo, xs, m, j):
 
 
 @njit(inline="always", **_JIT)
-def _layer_cols(th, wo, bo, n, k, act, In, Inf, Out, nc, cols, m, t0, CP, cpb):
+def _layer_cols(th, wo, bo, n, k, act, In, Inf, Out, nc, cols, m, t0, CP, cpb, Init,
+                cached):
     """Layer ``(n, k)`` at the compact columns: ``Out[:n, :nc]`` from ``In[:k, :nc]``.
 
     ``Inf`` is ``In`` flat. Compact column ``c`` is example ``cols[c]``; every value in
     the order NumPy's full product computes it. Rows that are plain fma chains run in
-    register tiles of rows by columns (:func:`._cpu_blas.rows_chain_resume`); with
+    register tiles of rows by columns (:func:`._cpu_blas.rows_chain_from`); with
     ``t0 > 0`` they resume after their first ``t0`` terms from the cached chains
-    ``CP[cpb + i * m + j]`` (``In`` rows below ``t0`` are not read). The ``dgemv_n``
+    ``CP[cpb + i * m + j]``, or with ``cached`` from ``Init[i, c]`` (those chains
+    already compacted; ``In`` rows below ``t0`` are not read). The ``dgemv_n``
     row of ``n == 1`` runs vectorized too, except for the examples ``j >= m - m % 4``,
     which NumPy sums another way; the one-column tail row of an odd ``n``: :func:`_elem`.
     """
@@ -566,34 +568,39 @@ def _layer_cols(th, wo, bo, n, k, act, In, Inf, Out, nc, cols, m, t0, CP, cpb):
                 Out[0, c] = _elem(th, wo, 1, k, 0, Inf, c, In.shape[1], m, cols[c])
     else:
         ne = n - n % 2
-        for i in range(ne):
-            if t0 > 0:
-                for c in range(nc):
-                    Out[i, c] = CP[cpb + i * m + cols[c]]
-            else:
-                for c in range(nc):
-                    Out[i, c] = 0.0
-        blas.rows_chain_resume(blas.view2d(th, wo, n, k), In, Out, 0, ne, t0, nc)
+        if not (t0 > 0 and cached):
+            for i in range(ne):
+                if t0 > 0:
+                    for c in range(nc):
+                        Out[i, c] = CP[cpb + i * m + cols[c]]
+                else:
+                    for c in range(nc):
+                        Out[i, c] = 0.0
+        # a ReLU layer's chain rows leave the tiles with the bias and g applied
+        blas.rows_chain_from(blas.view2d(th, wo, n, k), In, Out,
+                             Init if t0 > 0 and cached else Out, th[bo:bo + n], 0, ne, t0,
+                             nc, 1 if act == RELU else 0)
         if ne < n:
             for c in range(nc):
                 Out[n - 1, c] = _elem(th, wo, n, k, n - 1, Inf, c, In.shape[1], m,
                                     cols[c])
-    for i in range(n):
+    for i in range(n - n % 2 if n > 1 and act == RELU else 0, n):
         bias = th[bo + i]
         for c in range(nc):
             Out[i, c] = _act1(Out[i, c] + bias, act)
 
 
 @njit(**_JIT)
-def grad_check_setup(theta, X, Y, dims, hidden):
+def grad_check_setup(theta, X, Y, dims, hidden, cp_max=CP_MAX):
     """The unperturbed network, shared read-only by every :func:`grad_check_cols` range.
 
-    Returns ``(A0, loss0, WT, wt_off, CP, cp_off, cp_nq)``: the activations of every layer
-    (flat, layer ``l`` at ``_act_offsets``), every example's cost term, the transposed
-    weights of layers ``1..L-1`` (``WT[wt_off[l] + t * n + i] = W_l[i, t]``), and the
-    cached fma chains: for a layer ``l >= 1`` whose rows are plain chains, ``CP[cp_off[l]
-    + ((q - 1) * n + i) * m + j]`` is row ``i``'s chain at column ``j`` after its first
-    ``q * CP_STRIDE`` terms, ``q = 1 .. cp_nq[l] - 1``.
+    Returns ``(A0, loss0, CP, cp_off, cp_nq, cp_st, row_st)``: the activations of every
+    layer (flat, layer ``l`` at ``_act_offsets``), every example's cost term, the cached
+    fma chains: for a layer ``l >= 1`` whose rows are plain chains, ``CP[cp_off[l] +
+    ((q - 1) * n + i) * m + j]`` is row ``i``'s chain at column ``j`` after its first
+    ``q * cp_st[l]`` terms, ``q = 1 .. cp_nq[l] - 1``; the stride ``cp_st[l]`` is the
+    smallest that keeps the layer within ``cp_max`` values. ``row_st[l]``: the stride of
+    a perturbed row's chains in :func:`grad_check_cols`, within ``cp_max // 4`` values.
     """
     L = dims.shape[0] - 1
     m = X.shape[1]
@@ -614,52 +621,76 @@ def grad_check_setup(theta, X, Y, dims, hidden):
     loss0 = np.empty(m)
     for j in range(m):
         loss0[j] = _ce1(A0[off_a[L - 1] + j], Y[0, j])
-    wt_off = np.zeros(L + 1, np.int64)
     cp_off = np.zeros(L + 1, np.int64)
     cp_nq = np.ones(L, np.int64)
+    cp_st = np.ones(L, np.int64)
+    row_st = np.ones(L, np.int64)
+    for l in range(L):
+        k = dims[l]
+        while row_st[l] <= k and (k // row_st[l] + 1) * m > cp_max // 4:
+            row_st[l] += 1
     for l in range(1, L):
         n = dims[l + 1]
         k = dims[l]
-        wt_off[l + 1] = wt_off[l] + n * k
-        nq = (k - 1) // CP_STRIDE + 1
-        if n < 2 or (nq - 1) * m * n > CP_MAX:
-            nq = 1
-        cp_nq[l] = nq
-        cp_off[l + 1] = cp_off[l] + (nq - 1) * m * n
-    WT = np.empty(wt_off[L])
+        st = 1
+        while st < k and (k - 1) // st * m * n > cp_max:
+            st += 1
+        cp_st[l] = st
+        cp_nq[l] = 1 if n < 2 else (k - 1) // st + 1
+        cp_off[l + 1] = cp_off[l] + (cp_nq[l] - 1) * m * n
     CP = np.empty(cp_off[L])
     for l in range(1, L):
         n = dims[l + 1]
-        k = dims[l]
-        for i in range(n):
-            for t in range(k):
-                WT[wt_off[l] + t * n + i] = theta[off_w[l] + i * k + t]
-        nq = cp_nq[l]
-        if nq > 1:
-            # every chain CP_STRIDE terms further, in the register tiles
-            Wl = theta[off_w[l]:off_w[l] + n * k].reshape(n, k)
-            Wq = np.empty((n, CP_STRIDE))
+        st = cp_st[l]
+        if cp_nq[l] > 1:
+            # every chain st terms further, in the register tiles
+            Wl = theta[off_w[l]:off_w[l] + n * dims[l]].reshape(n, dims[l])
+            Wq = np.empty((n, st))
             S = np.zeros((n, m))
-            for q in range(1, nq):
-                t0 = (q - 1) * CP_STRIDE
-                Wq[:, :] = Wl[:, t0:t0 + CP_STRIDE]
+            for q in range(1, cp_nq[l]):
+                t0 = (q - 1) * st
+                Wq[:, :] = Wl[:, t0:t0 + st]
                 blas.rows_chain_resume(
-                    Wq, blas.view2d(A0, off_a[l - 1] + t0 * m, CP_STRIDE, m), S, 0, n, 0, m)
+                    Wq, blas.view2d(A0, off_a[l - 1] + t0 * m, st, m), S, 0, n, 0, m)
                 CP[cp_off[l] + (q - 1) * n * m:cp_off[l] + q * n * m] = S.ravel()
-    return A0, loss0, WT, wt_off, CP, cp_off, cp_nq
+    return A0, loss0, CP, cp_off, cp_nq, cp_st, row_st
 
 
 @njit(**_JIT)
 def grad_check_sparse(theta, X, Y, dims, hidden, epsilon, out):
     """:func:`grad_check_setup` then :func:`grad_check_cols` on every parameter."""
-    A0, loss0, WT, wt_off, CP, cp_off, cp_nq = grad_check_setup(theta, X, Y, dims, hidden)
-    grad_check_cols(theta, X, Y, dims, hidden, epsilon, out, A0, loss0, WT, wt_off, CP,
-                    cp_off, cp_nq, 0, 1)
+    A0, loss0, CP, cp_off, cp_nq, cp_st, row_st = grad_check_setup(theta, X, Y, dims,
+                                                                    hidden)
+    grad_check_cols(theta, X, Y, dims, hidden, epsilon, out, A0, loss0, CP, cp_off, cp_nq,
+                    cp_st, row_st, 0, 1)
+
+
+@njit(inline="always", **_JIT)
+def _cols_forward(th, dims, off_w, off_b, hidden, l, In0, U, Uf, V, Vf, nc, cols, m, t0,
+                  CP, cpb, Init, cached, Y, lossp, nl):
+    """Layers ``l + 1 ..`` at the compact columns from the input ``In0`` (layer ``l``'s
+    activations, ``nc`` apart), then the cost terms of the first ``nl`` columns into
+    ``lossp``. The layers after the first alternate between ``V`` and ``U`` (``Uf``,
+    ``Vf``: the same flat)."""
+    L = dims.shape[0] - 1
+    odd = True
+    for g in range(l + 1, L):
+        odd = not odd
+        first = g == l + 1
+        _layer_cols(th, off_w[g], off_b[g], dims[g + 1], dims[g],
+                    SIGMOID if g == L - 1 else hidden,
+                    In0 if first else (V if odd else U),
+                    In0.ravel() if first else (Vf if odd else Uf), U if odd else V, nc,
+                    cols, m, t0 if first else 0, CP, cpb, Init, cached)
+    last = U if odd else V
+    for c in range(nl):
+        j = cols[c]
+        lossp[j] = _ce1(last[0, c], Y[0, j])
 
 
 @njit(nogil=True, **_JIT)
-def grad_check_cols(theta, X, Y, dims, hidden, epsilon, out, A0, loss0, WT, wt_off, CP,
-                    cp_off, cp_nq, start, step):
+def grad_check_cols(theta, X, Y, dims, hidden, epsilon, out, A0, loss0, CP, cp_off, cp_nq,
+                    cp_st, row_st, start, step):
     """``out[i]`` for ``i = start, start + step, ...`` (releases the GIL); float64.
 
     Perturbing ``W_l[r, c]`` or ``b_l[r]`` changes row ``r`` of ``Z_l``; the examples
@@ -670,35 +701,58 @@ def grad_check_cols(theta, X, Y, dims, hidden, epsilon, out, A0, loss0, WT, wt_o
     (:func:`grad_check_setup`). The cost is NumPy's pairwise sum of the per-example
     terms. Needs :func:`sparse_check_ok`; every entry is computed the same way whatever
     the range, so ranges can run on any number of threads with identical results.
+
+    The parameters of one row share work, built when the row changes: the row's
+    chains after every ``row_st[l]`` terms, from which a
+    perturbed weight's row resumes at its own term, and for a row with layers after it,
+    its columns where ``g`` is not zero (ReLU; every column for the other activations)
+    with layer ``l``'s activations and the next layer's cached chains at them, compacted
+    once. A perturbation that changes ``g`` only there (the common case) recomputes
+    those columns, padded to a multiple of 8 with unchanged ones (recomputing a column
+    gives its cached bits); one that changes another column takes the general path.
     """
     L = dims.shape[0] - 1
     m = X.shape[1]
     off_w, off_b, P = param_offsets(dims)
     off_a = _act_offsets(dims, m)
     nmax = 1
+    kmax = 1
+    ncr = m
     for l in range(L):
         nmax = max(nmax, dims[l + 1])
+        kmax = max(kmax, dims[l])
+        ncr = max(ncr, (dims[l] // row_st[l] + 1) * m)
     # the loop's arrays as views that count no references (blas.borrow) into one
     # buffer; the owners stay alive to the end through keep_alive
-    sizes = (theta.shape[0], A0.shape[0], m, m, nmax * m, nmax * m, _max_workspace(dims, m))
+    sizes = (theta.shape[0], A0.shape[0], m, m, nmax * m, nmax * m, _max_workspace(dims, m),
+             ncr, nmax * m, nmax * m, m, 2 * m, 2 * kmax)
     st = _carve(sizes)
     f_own = np.empty(st[-1])
-    cols_own = np.empty(m, np.int64)
+    i_own = np.zeros(4 * m, np.int64)
     fb = blas.borrow(f_own)
-    th, Ap, lossp, row, Uf, Vf, ws = (
+    th, Ap, lossp, row, Uf, Vf, ws, CRf, Rf, Kf, anew, RS, W2f = (
         fb[st[0]:st[0] + sizes[0]], fb[st[1]:st[1] + sizes[1]], fb[st[2]:st[2] + sizes[2]],
         fb[st[3]:st[3] + sizes[3]], fb[st[4]:st[4] + sizes[4]], fb[st[5]:st[5] + sizes[5]],
-        fb[st[6]:st[6] + sizes[6]])
+        fb[st[6]:st[6] + sizes[6]], fb[st[7]:st[7] + sizes[7]], fb[st[8]:st[8] + sizes[8]],
+        fb[st[9]:st[9] + sizes[9]], fb[st[10]:st[10] + sizes[10]],
+        fb[st[11]:st[11] + sizes[11]], fb[st[12]:st[12] + sizes[12]])
     th[:] = theta
     Ap[:] = A0
     lossp[:] = loss0
-    cols = blas.borrow(cols_own)
-    theta, X, Y, A0, loss0, WT, CP = (blas.borrow(theta), blas.borrow(X), blas.borrow(Y),
-                                      blas.borrow(A0), blas.borrow(loss0), blas.borrow(WT),
-                                      blas.borrow(CP))
+    ib = blas.borrow(i_own)
+    cols, S, mark, rest = ib[:m], ib[m:2 * m], ib[2 * m:3 * m], ib[3 * m:]
+    theta, X, Y, A0, loss0, CP = (blas.borrow(theta), blas.borrow(X), blas.borrow(Y),
+                                  blas.borrow(A0), blas.borrow(loss0), blas.borrow(CP))
     Xf = X.ravel()
-    row2 = blas.view2d(row, 0, 1, m)
     inv_m = 1.0 / m
+    # the row whose shared work is built (off_b[l] + r), its prefix stride, columns
+    cur = -1
+    s_row = 1
+    ncp = 0
+    ns = 0
+    nrest = 0
+    R = blas.view2d(Rf, 0, nmax, 0)
+    K = blas.view2d(Kf, 0, nmax, 0)
     for p in range(start, P, step):
         l = 0
         while l < L - 1 and p >= off_w[l + 1]:
@@ -711,85 +765,159 @@ def grad_check_cols(theta, X, Y, dims, hidden, epsilon, out, A0, loss0, WT, wt_o
             r = p - off_b[l]
         act = SIGMOID if l == L - 1 else hidden
         chain = n >= 2 and not (n % 2 == 1 and r == n - 1)
+        prefix = chain and k <= blas.GEMM_Q and m >= 16
+        later = l < L - 1
         a_src = Xf if l == 0 else Ap
         ao = 0 if l == 0 else off_a[l - 1]
+        base = off_a[l] + r * m
+        g = l + 1
+        gn = dims[g + 1] if l < L - 1 else 1
+        q_cp = r // cp_st[g] if l < L - 1 and cp_nq[g] > 1 else 0
+        t0 = q_cp * cp_st[g]
+        cpb = cp_off[g] + (q_cp - 1) * gn * m if l < L - 1 else 0
+        if off_b[l] + r != cur:
+            cur = off_b[l] + r
+            if prefix:
+                # the row's chains after every s_row terms: CR[q] after q * s_row
+                s_row = row_st[l]
+                for j in range(m):
+                    CRf[j] = 0.0
+                wr = off_w[l] + r * k
+                for q in range(1, k // s_row + 1):
+                    CRf[q * m:(q + 1) * m] = CRf[(q - 1) * m:q * m]
+                    blas.rows_chain_resume(
+                        blas.view2d(theta, wr + (q - 1) * s_row, 1, s_row),
+                        blas.view2d(a_src, ao + (q - 1) * s_row * m, s_row, m),
+                        blas.view2d(CRf, q * m, 1, m), 0, 1, 0, m)
+            if later:
+                # the columns where g can change, padded to a multiple of 8
+                ncp = 0
+                for j in range(m):
+                    mark[j] = 0
+                    if act != RELU or A0[base + j] != 0.0:
+                        mark[j] = 1
+                        S[ncp] = j
+                        ncp += 1
+                ns = ncp
+                want = min(m, (ncp + 11) // 12 * 12)
+                nrest = 0
+                for j in range(m):
+                    if mark[j] == 0:
+                        rest[nrest] = j
+                        nrest += 1
+                        if ncp < want:
+                            S[ncp] = j
+                            ncp += 1
+                # layer l's activations at them, and layer g's cached chains at t0
+                R = blas.view2d(Rf, 0, nmax, ncp)
+                K = blas.view2d(Kf, 0, nmax, ncp)
+                src = off_a[l]
+                for t in range(0 if gn % 2 == 1 else t0, n):
+                    for c in range(ncp):
+                        R[t, c] = A0[src + t * m + S[c]]
+                if t0 > 0 and gn >= 2:
+                    for i in range(gn - gn % 2):
+                        for c in range(ncp):
+                            K[i, c] = CP[cpb + i * m + S[c]]
+        if prefix:
+            # the perturbed row of Z_l for both signs in one two-row tile, resumed at
+            # the perturbed term (a bias: the whole unperturbed product)
+            t = k if p >= off_b[l] else p - off_w[l] - r * k
+            q = t // s_row
+            W2 = blas.view2d(W2f, 0, 2, k)
+            for sign in range(2):
+                for u in range(k):
+                    W2[sign, u] = theta[off_w[l] + r * k + u]
+                RS[sign * m:(sign + 1) * m] = CRf[q * m:(q + 1) * m]
+            if t < k:
+                W2[0, t] = theta[p] + epsilon
+                W2[1, t] = theta[p] - epsilon
+            blas.rows_chain_resume(W2, blas.view2d(a_src, ao, k, m),
+                                   blas.view2d(RS, 0, 2, m), 0, 2, q * s_row, m)
         j_plus = 0.0
         j_minus = 0.0
         for sign in range(2):
             th[p] = theta[p] + epsilon if sign == 0 else theta[p] - epsilon
-            # the perturbed row of Z_l, then g, and the columns where g changed
-            if chain and k <= blas.GEMM_Q and m >= 16:
-                # a 2-D view: flat offsets in the loop would not vectorize
-                a_prev = blas.view2d(a_src, ao, k, m)
-                for j in range(m):
-                    row2[0, j] = 0.0
-                blas.rows_chain_resume(blas.view2d(th, off_w[l] + r * k, 1, k), a_prev,
-                                       row2, 0, 1, 0, m)
+            # the perturbed row of Z_l
+            zr = RS[sign * m:(sign + 1) * m]
+            if prefix:
+                pass
             elif k > blas.GEMM_Q or (m >= 16 and not chain):
                 a_prev = X if l == 0 else blas.view2d(Ap, ao, k, m)
                 blas.mm_nn_row(th[off_w[l] + r * k:off_w[l] + (r + 1) * k], a_prev, n, r,
                                row, ws)
+                zr = row
             else:
                 for j in range(m):
                     row[j] = _elem(th, off_w[l], n, k, r, a_src, ao + j, m, m, j)
+                zr = row
+            # g of it; with the row's columns compacted, whether it changed only there
             bias = th[off_b[l] + r]
-            nc = 0
-            base = off_a[l] + r * m
-            for j in range(m):
-                a = _act1(row[j] + bias, act)
-                if not _same(a, Ap[base + j]):
-                    Ap[base + j] = a
-                    cols[nc] = j
-                    nc += 1
-            # the later layers at those columns, compacted
-            if l == L - 1:
-                for c in range(nc):
-                    j = cols[c]
-                    lossp[j] = _ce1(Ap[base + j], Y[0, j])
-            elif l == L - 2 and dims[L] == 1 and nc > 0:
-                # one output after this layer: its dgemv_n row over every example
-                # reads the activations in place (cheaper than compacting them)
-                wl = off_w[L - 1]
-                blas.gemv_rows(th[wl:wl + n], blas.view2d(Ap, off_a[l], n, m), row)
-                bias = th[off_b[L - 1]]
-                for c in range(nc):
-                    j = cols[c]
-                    lossp[j] = _ce1(_act1(row[j] + bias, SIGMOID), Y[0, j])
-            elif nc > 0:
-                # the compacted layers, rows nc apart
-                U = blas.view2d(Uf, 0, nmax, nc)
-                V = blas.view2d(Vf, 0, nmax, nc)
-                g = l + 1
-                gn = dims[g + 1]
-                q = r // CP_STRIDE if cp_nq[g] > 1 else 0
-                t0 = q * CP_STRIDE
-                cpb = cp_off[g] + (q - 1) * gn * m
-                src = off_a[l]
-                # the one-column tail row of an odd layer reads every input row
-                for t in range(0 if gn % 2 == 1 else t0, n):
+            if act == RELU:
+                for j in range(m):
+                    v = zr[j] + bias
+                    anew[j] = 0.0 if v < 0.0 else v   # noqa: FURB136 (as _act1)
+            else:
+                for j in range(m):
+                    anew[j] = _act1(zr[j] + bias, act)
+            inside = later
+            if later:
+                for c in range(nrest):
+                    if not _same(anew[rest[c]], Ap[base + rest[c]]):
+                        inside = False
+                        break
+            if inside:
+                for c in range(ncp):
+                    R[r, c] = anew[S[c]]
+                U = blas.view2d(Uf, 0, nmax, ncp)
+                V = blas.view2d(Vf, 0, nmax, ncp)
+                _cols_forward(th, dims, off_w, off_b, hidden, l, R, U, Uf, V, Vf, ncp, S,
+                              m, t0, CP, cpb, K, True, Y, lossp, ns)
+                J = inv_m * blas.pairwise_sum(lossp, False)
+                for c in range(ns):
+                    lossp[S[c]] = loss0[S[c]]
+            else:
+                # the columns where g changed
+                nc = 0
+                for j in range(m):
+                    if not _same(anew[j], Ap[base + j]):
+                        Ap[base + j] = anew[j]
+                        cols[nc] = j
+                        nc += 1
+                # the later layers at those columns, compacted
+                if l == L - 1:
                     for c in range(nc):
-                        U[t, c] = Ap[src + t * m + cols[c]]
-                odd = True
-                for g in range(l + 1, L):
-                    odd = not odd
-                    _layer_cols(th, off_w[g], off_b[g], dims[g + 1], dims[g],
-                                SIGMOID if g == L - 1 else hidden, V if odd else U,
-                                Vf if odd else Uf, U if odd else V, nc, cols, m,
-                                t0 if g == l + 1 else 0, CP, cpb)
-                last = U if odd else V
+                        j = cols[c]
+                        lossp[j] = _ce1(Ap[base + j], Y[0, j])
+                elif l == L - 2 and dims[L] == 1 and nc > 0:
+                    # one output after this layer: its dgemv_n row over every example
+                    # reads the activations in place (cheaper than compacting them)
+                    wl = off_w[L - 1]
+                    blas.gemv_rows(th[wl:wl + n], blas.view2d(Ap, off_a[l], n, m), row)
+                    bias = th[off_b[L - 1]]
+                    for c in range(nc):
+                        j = cols[c]
+                        lossp[j] = _ce1(_act1(row[j] + bias, SIGMOID), Y[0, j])
+                elif nc > 0:
+                    U = blas.view2d(Uf, 0, nmax, nc)
+                    V = blas.view2d(Vf, 0, nmax, nc)
+                    src = off_a[l]
+                    # the one-column tail row of an odd layer reads every input row
+                    for t in range(0 if gn % 2 == 1 else t0, n):
+                        for c in range(nc):
+                            U[t, c] = Ap[src + t * m + cols[c]]
+                    _cols_forward(th, dims, off_w, off_b, hidden, l, U, U, Uf, V, Vf, nc,
+                                  cols, m, t0, CP, cpb, K, False, Y, lossp, nc)
+                J = inv_m * blas.pairwise_sum(lossp, False)
+                # back to the unperturbed state
                 for c in range(nc):
                     j = cols[c]
-                    lossp[j] = _ce1(last[0, c], Y[0, j])
-            J = inv_m * blas.pairwise_sum(lossp, False)
+                    lossp[j] = loss0[j]
+                    Ap[base + j] = A0[base + j]
             if sign == 0:
                 j_plus = J
             else:
                 j_minus = J
-            # back to the unperturbed state
-            for c in range(nc):
-                j = cols[c]
-                lossp[j] = loss0[j]
-                Ap[base + j] = A0[base + j]
             th[p] = theta[p]
         out[p] = (j_plus - j_minus) / (2.0 * epsilon)
-    blas.keep_alive(f_own, cols_own)
+    blas.keep_alive(f_own, i_own)

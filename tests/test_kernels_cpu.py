@@ -767,7 +767,7 @@ def test_grad_check_course_case():
 # Shapes that reach every path of the column-sparse check (_cpu_mlp.grad_check_cols):
 # odd widths (OpenBLAS's one-column tail row), one-unit layers (dgemv), fewer than 4
 # and not a multiple of 4 examples (dgemv's and the tail row's last columns), more than
-# CP_STRIDE inputs (resuming cached chains), a first layer wider than GEMM_Q, m >= 16,
+# one input (resuming cached chains), a first layer wider than GEMM_Q, m >= 16,
 # and one example (the row-wise kernel). Without the JIT (make test-nojit) every fma is
 # exact rational arithmetic, so that run takes the small shapes only, which still reach
 # every path.
@@ -819,6 +819,41 @@ def test_grad_check_sparse_columns_match_the_row_kernel(dims, m, hidden):
         _cpu_mlp.grad_check_cols(theta, X, Y, dims, hidden, 1e-7, strided, *base, start, 3)
     np.testing.assert_array_equal(one, rows)
     np.testing.assert_array_equal(strided, rows)
+
+
+@pytest.mark.parametrize("dims, m", [([6, 12, 10, 1], 40), ([5, 16, 9, 7, 1], 33)])
+def test_grad_check_relu_inputs_at_exactly_zero(dims, m):
+    # zero input columns and zero biases put pre-activations at exactly 0: perturbing such
+    # a bias changes g in a column where it was 0, outside the columns a row's
+    # parameters share (grad_check_cols), so those take the general path
+    theta, X, Y, dims = _grad_case(dims, m, seed=m)
+    X[:, [3, 7]] = 0.0
+    _, off_b, _ = _cpu_mlp.param_offsets(dims)
+    for l in range(len(dims) - 2):
+        theta[off_b[l]:off_b[l] + dims[l + 1]:2] = 0.0
+    P = theta.shape[0]
+    want, rows, got = np.empty(P), np.empty(P), np.empty(P)
+    numpy_ref.grad_check_mlp(theta, X, Y, dims, _spec.RELU, 1e-7, want)
+    _cpu_mlp.grad_check_kernel(theta, X, Y, dims, _spec.RELU, 1e-7, rows, 0, P)
+    _cpu_mlp.grad_check_sparse(theta, X, Y, dims, _spec.RELU, 1e-7, got)
+    np.testing.assert_array_equal(rows, want)
+    np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("cp_max", [0, 400, 4000])
+def test_grad_check_sparse_with_sparser_cached_chains(cp_max):
+    # below the cache limit the chains are kept every few terms (or not at all); the
+    # resumed chains still give the row-wise kernel's bits
+    dims, m = ([7, 25, 19, 11, 1], 23) if not numba.config.DISABLE_JIT else ([6, 9, 5, 1], 5)
+    theta, X, Y, dims = _grad_case(dims, m, seed=cp_max, scale=3.0)
+    P = theta.shape[0]
+    rows, got = np.empty(P), np.full(P, np.nan)
+    _cpu_mlp.grad_check_kernel(theta, X, Y, dims, _spec.RELU, 1e-7, rows, 0, P)
+    base = _cpu_mlp.grad_check_setup(theta, X, Y, dims, _spec.RELU, cp_max)
+    assert base[5].max() > 1 or cp_max == 0     # the strides: some above one
+    for start in range(2):
+        _cpu_mlp.grad_check_cols(theta, X, Y, dims, _spec.RELU, 1e-7, got, *base, start, 2)
+    np.testing.assert_array_equal(got, rows)
 
 
 def test_grad_check_sparse_needs_per_column_products():
