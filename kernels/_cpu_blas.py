@@ -43,6 +43,8 @@ _JIT = {"cache": True, "error_model": "numpy"}
 GEMM_Q = 256
 #: OpenBLAS's NBMAX in dgemv_t (the block of the dot-product length).
 GEMV_NB = 2048
+#: Columns of :func:`rows_chain_from`'s blocks (a multiple of its 12-column tiles).
+FROM_COLS = 48
 
 
 @intrinsic
@@ -421,9 +423,10 @@ def _nn_vec_codegen(context, builder, sig, args, R, trans, resume=False, src=Fal
     With ``resume`` (not ``trans``; two more arguments ``l0, nc``) every chain starts
     from the value in ``C`` and runs over ``l = l0 .. W.shape[1]-1``, on the first ``nc``
     columns; ``A`` may have more rows and ``A``, ``C`` more columns (their row strides).
-    With ``src`` (arguments ``W, A, C, I, b, i, l0, nc, relu``) the chains start from
-    ``I`` instead and, when ``relu`` is not 0, ``C`` gets ``max(chain + b[row], 0)`` as
-    ``0.0 if v < 0.0 else v`` (NaN and -0.0 kept) instead of the chain.
+    With ``src`` (arguments ``W, A, C, I, b, i, j0, l0, nc, relu``) the chains start
+    from ``I`` instead, on the columns ``j0 .. nc-1``, and, when ``relu`` is not 0, ``C``
+    gets ``max(chain + b[row], 0)`` as ``0.0 if v < 0.0 else v`` (NaN and -0.0 kept)
+    instead of the chain.
     """
     wty, aty, cty = sig.args[:3]
     W, A, C = (context.make_array(t)(context, builder, value=v)
@@ -431,7 +434,8 @@ def _nn_vec_codegen(context, builder, sig, args, R, trans, resume=False, src=Fal
     if src:
         Ini, bias = (context.make_array(t)(context, builder, value=v)
                      for t, v in zip(sig.args[3:5], args[3:5]))
-        args = args[:3] + args[5:]
+        j0 = args[6]
+        args = args[:3] + args[5:6] + args[7:]
     i_v = args[3]
     fty = context.get_value_type(wty.dtype)
     fname = "f64" if fty == ir.DoubleType() else "f32"
@@ -524,7 +528,8 @@ def _nn_vec_codegen(context, builder, sig, args, R, trans, resume=False, src=Fal
 
     if src and R == 4:
         nv_main = 3
-    j_end, _ = _ir_for(builder, c(0), ncols, 4 * nv_main, [], block(nv_main, 4), "nn8")
+    j_end, _ = _ir_for(builder, j0 if src else c(0), ncols, 4 * nv_main, [],
+                       block(nv_main, 4), "nn8")
     j_end, _ = _ir_for(builder, j_end, ncols, 4, [], block(1, 4), "nn4")
     _ir_for(builder, j_end, ncols, 1, [], block(1, 1), "nn1")
     return context.get_dummy_value()
@@ -544,11 +549,11 @@ def _make_nn_vec(R, trans, resume=False, src=False):
         def codegen(context, builder, signature, args):
             return _nn_vec_codegen(context, builder, signature, args, R, trans, resume, src)
 
-        nint = 4 if src else 3 if resume else 1
+        nint = 5 if src else 3 if resume else 1
         return types.none(W, A, C, *more, *([types.intp] * nint)), codegen
 
     if src:
-        def impl(typingctx, W, A, C, Ini, b, i, l0, nc, relu):
+        def impl(typingctx, W, A, C, Ini, b, i, j0, l0, nc, relu):
             return typer(W, A, C, Ini, b)
     elif resume:
         def impl(typingctx, W, A, C, i, l0, nc):
@@ -804,10 +809,10 @@ if config.DISABLE_JIT:
                         acc = fma(W[l, i + r] if trans else W[i + r, l], A[l, j], acc)
                     C[i + r, j] = acc
 
-        def impl_from(W, A, C, Ini, b, i, l0, nc, relu):
+        def impl_from(W, A, C, Ini, b, i, j0, l0, nc, relu):
             """Vector NN tile from ``Ini`` (pure-Python fallback: the same operations)."""
             for r in range(R):
-                for j in range(nc):
+                for j in range(j0, nc):
                     acc = Ini[i + r, j]
                     for l in range(l0, W.shape[1]):
                         acc = fma(W[i + r, l], A[l, j], acc)
@@ -1515,16 +1520,20 @@ def rows_chain_from(W, A, C, I, b, i0, i1, l0, nc, relu):
     """:func:`rows_chain_resume` with every chain starting from ``I`` (same layout as
     ``C``) instead of ``C``; with ``relu``, ``C`` gets ``g(chain + b[i])`` for the ReLU
     ``g`` (as :func:`._cpu_layers.bias_act` computes it) instead of the chain.
-    Unchecked, as :func:`rows_chain_resume`; ``b`` needs ``i1`` values."""
-    i = i0
-    while i + 4 <= i1:
-        _nn_v4_from(W, A, C, I, b, i, l0, nc, relu)
-        i += 4
-    if i + 2 <= i1:
-        _nn_v2_from(W, A, C, I, b, i, l0, nc, relu)
-        i += 2
-    if i < i1:
-        _nn_v1_from(W, A, C, I, b, i, l0, nc, relu)
+    Unchecked, as :func:`rows_chain_resume`; ``b`` needs ``i1`` values. The columns go
+    in blocks of ``FROM_COLS`` through all the rows, so a block of ``A`` stays in L1.
+    """
+    for j0 in range(0, nc, FROM_COLS):
+        j1 = min(nc, j0 + FROM_COLS)
+        i = i0
+        while i + 4 <= i1:
+            _nn_v4_from(W, A, C, I, b, i, j0, l0, j1, relu)
+            i += 4
+        if i + 2 <= i1:
+            _nn_v2_from(W, A, C, I, b, i, j0, l0, j1, relu)
+            i += 2
+        if i < i1:
+            _nn_v1_from(W, A, C, I, b, i, j0, l0, j1, relu)
 
 
 @njit(**_JIT)
