@@ -531,10 +531,11 @@ def _layer_cols(th, wo, bo, n, k, act, In, Inf, Out, nc, cols, m, t0, CP, cpb, I
 
     ``Inf`` is ``In`` flat. Compact column ``c`` is example ``cols[c]``; every value in
     the order NumPy's full product computes it. Rows that are plain fma chains run in
-    register tiles of rows by columns (:func:`._cpu_blas.rows_chain_from`); with
+    register tiles of rows by columns (:func:`._cpu_blas.rows_chain_resume`); with
     ``t0 > 0`` they resume after their first ``t0`` terms from the cached chains
     ``CP[cpb + i * m + j]``, or with ``cached`` from ``Init[i, c]`` (those chains
-    already compacted; ``In`` rows below ``t0`` are not read). The ``dgemv_n``
+    already compacted; :func:`._cpu_blas.rows_chain_from`, which applies a ReLU on the
+    way out; ``In`` rows below ``t0`` are not read). The ``dgemv_n``
     row of ``n == 1`` runs vectorized too, except for the examples ``j >= m - m % 4``,
     which NumPy sums another way; the one-column tail row of an odd ``n``: :func:`_elem`.
     """
@@ -568,7 +569,12 @@ def _layer_cols(th, wo, bo, n, k, act, In, Inf, Out, nc, cols, m, t0, CP, cpb, I
                 Out[0, c] = _elem(th, wo, 1, k, 0, Inf, c, In.shape[1], m, cols[c])
     else:
         ne = n - n % 2
-        if not (t0 > 0 and cached):
+        fused = t0 > 0 and cached
+        if fused:
+            # a ReLU layer's chain rows leave the tiles with the bias and g applied
+            blas.rows_chain_from(blas.view2d(th, wo, n, k), In, Out, Init, th[bo:bo + n],
+                                 0, ne, t0, nc, 1 if act == RELU else 0)
+        else:
             for i in range(ne):
                 if t0 > 0:
                     for c in range(nc):
@@ -576,15 +582,12 @@ def _layer_cols(th, wo, bo, n, k, act, In, Inf, Out, nc, cols, m, t0, CP, cpb, I
                 else:
                     for c in range(nc):
                         Out[i, c] = 0.0
-        # a ReLU layer's chain rows leave the tiles with the bias and g applied
-        blas.rows_chain_from(blas.view2d(th, wo, n, k), In, Out,
-                             Init if t0 > 0 and cached else Out, th[bo:bo + n], 0, ne, t0,
-                             nc, 1 if act == RELU else 0)
+            blas.rows_chain_resume(blas.view2d(th, wo, n, k), In, Out, 0, ne, t0, nc)
         if ne < n:
             for c in range(nc):
                 Out[n - 1, c] = _elem(th, wo, n, k, n - 1, Inf, c, In.shape[1], m,
                                     cols[c])
-    for i in range(n - n % 2 if n > 1 and act == RELU else 0, n):
+    for i in range(n - n % 2 if n > 1 and t0 > 0 and cached and act == RELU else 0, n):
         bias = th[bo + i]
         for c in range(nc):
             Out[i, c] = _act1(Out[i, c] + bias, act)
@@ -599,7 +602,8 @@ def grad_check_setup(theta, X, Y, dims, hidden, cp_max=CP_MAX):
     fma chains: for a layer ``l >= 1`` whose rows are plain chains, ``CP[cp_off[l] +
     ((q - 1) * n + i) * m + j]`` is row ``i``'s chain at column ``j`` after its first
     ``q * cp_st[l]`` terms, ``q = 1 .. cp_nq[l] - 1``; the stride ``cp_st[l]`` is the
-    smallest that keeps the layer within ``cp_max`` values. ``row_st[l]``: the stride of
+    smallest that keeps the layer within ``cp_max`` values (at least 4 below 16
+    examples). ``row_st[l]``: the stride of
     a perturbed row's chains in :func:`grad_check_cols`, within ``cp_max // 4`` values.
     """
     L = dims.shape[0] - 1
@@ -632,7 +636,9 @@ def grad_check_setup(theta, X, Y, dims, hidden, cp_max=CP_MAX):
     for l in range(1, L):
         n = dims[l + 1]
         k = dims[l]
-        st = 1
+        # below 16 examples every 4 terms (fewer setup steps, each costing more than
+        # the terms it saves); else every term, or as often as cp_max allows
+        st = 1 if m >= 16 else min(4, k)
         while st < k and (k - 1) // st * m * n > cp_max:
             st += 1
         cp_st[l] = st
@@ -666,12 +672,12 @@ def grad_check_sparse(theta, X, Y, dims, hidden, epsilon, out):
 
 
 @njit(inline="always", **_JIT)
-def _cols_forward(th, dims, off_w, off_b, hidden, l, In0, U, Uf, V, Vf, nc, cols, m, t0,
-                  CP, cpb, Init, cached, Y, lossp, nl):
+def _cols_forward(th, dims, off_w, off_b, hidden, l, In0, In0f, U, Uf, V, Vf, nc, cols, m,
+                  t0, CP, cpb, Init, cached, Y, lossp, nl):
     """Layers ``l + 1 ..`` at the compact columns from the input ``In0`` (layer ``l``'s
     activations, ``nc`` apart), then the cost terms of the first ``nl`` columns into
-    ``lossp``. The layers after the first alternate between ``V`` and ``U`` (``Uf``,
-    ``Vf``: the same flat)."""
+    ``lossp``. The layers after the first alternate between ``V`` and ``U`` (``In0f``,
+    ``Uf``, ``Vf``: the same flat)."""
     L = dims.shape[0] - 1
     odd = True
     for g in range(l + 1, L):
@@ -680,7 +686,7 @@ def _cols_forward(th, dims, off_w, off_b, hidden, l, In0, U, Uf, V, Vf, nc, cols
         _layer_cols(th, off_w[g], off_b[g], dims[g + 1], dims[g],
                     SIGMOID if g == L - 1 else hidden,
                     In0 if first else (V if odd else U),
-                    In0.ravel() if first else (Vf if odd else Uf), U if odd else V, nc,
+                    In0f if first else (Vf if odd else Uf), U if odd else V, nc,
                     cols, m, t0 if first else 0, CP, cpb, Init, cached)
     last = U if odd else V
     for c in range(nl):
@@ -766,7 +772,9 @@ def grad_check_cols(theta, X, Y, dims, hidden, epsilon, out, A0, loss0, CP, cp_o
         act = SIGMOID if l == L - 1 else hidden
         chain = n >= 2 and not (n % 2 == 1 and r == n - 1)
         prefix = chain and k <= blas.GEMM_Q and m >= 16
-        later = l < L - 1
+        # the layers after l run on the row's compacted columns (below 16 examples the
+        # compaction costs more than it saves: only the changed columns, gathered)
+        later = l < L - 1 and m >= 16
         a_src = Xf if l == 0 else Ap
         ao = 0 if l == 0 else off_a[l - 1]
         base = off_a[l] + r * m
@@ -871,8 +879,8 @@ def grad_check_cols(theta, X, Y, dims, hidden, epsilon, out, A0, loss0, CP, cp_o
                     R[r, c] = anew[S[c]]
                 U = blas.view2d(Uf, 0, nmax, ncp)
                 V = blas.view2d(Vf, 0, nmax, ncp)
-                _cols_forward(th, dims, off_w, off_b, hidden, l, R, U, Uf, V, Vf, ncp, S,
-                              m, t0, CP, cpb, K, True, Y, lossp, ns)
+                _cols_forward(th, dims, off_w, off_b, hidden, l, R, Rf, U, Uf, V, Vf, ncp,
+                              S, m, t0, CP, cpb, K, True, Y, lossp, ns)
                 J = inv_m * blas.pairwise_sum(lossp, False)
                 for c in range(ns):
                     lossp[S[c]] = loss0[S[c]]
@@ -906,8 +914,8 @@ def grad_check_cols(theta, X, Y, dims, hidden, epsilon, out, A0, loss0, CP, cp_o
                     for t in range(0 if gn % 2 == 1 else t0, n):
                         for c in range(nc):
                             U[t, c] = Ap[src + t * m + cols[c]]
-                    _cols_forward(th, dims, off_w, off_b, hidden, l, U, U, Uf, V, Vf, nc,
-                                  cols, m, t0, CP, cpb, K, False, Y, lossp, nc)
+                    _cols_forward(th, dims, off_w, off_b, hidden, l, U, Uf, U, Uf, V, Vf,
+                                  nc, cols, m, t0, CP, cpb, K, False, Y, lossp, nc)
                 J = inv_m * blas.pairwise_sum(lossp, False)
                 # back to the unperturbed state
                 for c in range(nc):
