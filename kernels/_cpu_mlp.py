@@ -708,14 +708,15 @@ def grad_check_cols(theta, X, Y, dims, hidden, epsilon, out, A0, loss0, CP, cp_o
     terms. Needs :func:`sparse_check_ok`; every entry is computed the same way whatever
     the range, so ranges can run on any number of threads with identical results.
 
-    The parameters of one row share work, built when the row changes: the row's
-    chains after every ``row_st[l]`` terms, from which a
-    perturbed weight's row resumes at its own term, and for a row with layers after it,
-    its columns where ``g`` is not zero (ReLU; every column for the other activations)
-    with layer ``l``'s activations and the next layer's cached chains at them, compacted
-    once. A perturbation that changes ``g`` only there (the common case) recomputes
-    those columns, padded to a multiple of 8 with unchanged ones (recomputing a column
-    gives its cached bits); one that changes another column takes the general path.
+    The parameters of one row share work, built when the row changes: the row's chains
+    after every ``row_st[l]`` terms (16 examples or more), from which a perturbed
+    weight's row resumes at its own term, and for a row with layers after it (also from
+    16 examples), its columns where ``g`` is not zero (ReLU; every column for the other
+    activations) with layer ``l``'s activations and the next layer's cached chains at
+    them, compacted once. A perturbation that changes ``g`` only there (the common case)
+    recomputes those columns, padded to a multiple of 12 with unchanged ones
+    (recomputing a column gives its cached bits); one that changes another column takes
+    the general path.
     """
     L = dims.shape[0] - 1
     m = X.shape[1]
