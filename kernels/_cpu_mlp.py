@@ -782,7 +782,7 @@ def grad_check_cols(theta, X, Y, dims, hidden, epsilon, out, A0, loss0, CP, cp_o
         g = l + 1
         gn = dims[g + 1] if l < L - 1 else 1
         q_cp = r // cp_st[g] if l < L - 1 and cp_nq[g] > 1 else 0
-        t0 = q_cp * cp_st[g]
+        t0 = q_cp * cp_st[g] if q_cp > 0 else 0
         cpb = cp_off[g] + (q_cp - 1) * gn * m if l < L - 1 else 0
         if off_b[l] + r != cur:
             cur = off_b[l] + r
