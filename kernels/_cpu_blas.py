@@ -417,8 +417,8 @@ def _make_nt_vec(blocks, Q, tail=False):
 def _nn_vec_codegen(context, builder, sig, args, R, trans, resume=False, src=False):
     """LLVM IR of the vector NN tiles: rows ``i .. i+R-1`` of ``C = W @ A`` (``W.T @ A``
     with ``trans``), each element the fma chain over ``l`` from 0 in order (as
-    :func:`_rows_chain`), ``8 // R * 4`` (at least 8) columns a step, then 4, the rows'
-    chains in registers (8 chains of 4 lanes in flight on 2 rows as on 4).
+    :func:`_rows_chain`), ``8 // R * 4`` (at least 8; 12 on 4 rows with ``src``) columns
+    a step, then 4, the rows' chains in registers (8 or 12 chains of 4 lanes in flight).
 
     With ``resume`` (not ``trans``; two more arguments ``l0, nc``) every chain starts
     from the value in ``C`` and runs over ``l = l0 .. W.shape[1]-1``, on the first ``nc``
@@ -566,9 +566,10 @@ def _make_nn_vec(R, trans, resume=False, src=False):
                                          f"{'_resume' if resume else ''}"
                                          f"{'_from' if src else ''}")
     impl.__doc__ = (f"Rows ``i .. i+{R - 1}`` of ``C = {what} @ A`` as fma chains over ``l``"
-                    + (", resumed from ``C`` at ``l0`` on ``nc`` columns" if resume else "")
-                    + (", resumed from ``I`` at ``l0`` on ``nc`` columns, then ReLU of "
-                       "the chain plus ``b`` if ``relu``" if src else "")
+                    + (", resumed from ``C`` at ``l0`` on ``nc`` columns"
+                       if resume and not src else "")
+                    + (", resumed from ``I`` at ``l0`` on columns ``j0 .. nc-1``, then "
+                       "ReLU of the chain plus ``b`` if ``relu``" if src else "")
                     + " (see :func:`_nn_vec_codegen`).")
     return intrinsic(impl)
 

@@ -540,6 +540,7 @@ def _layer_cols(th, wo, bo, n, k, act, In, Inf, Out, nc, cols, m, t0, CP, cpb, I
     which NumPy sums another way; the one-column tail row of an odd ``n``: :func:`_elem`.
     """
     m4 = m - m % 4
+    fused = n > 1 and t0 > 0 and cached
     if n == 1:
         w = wo
         for c in range(nc):
@@ -569,7 +570,6 @@ def _layer_cols(th, wo, bo, n, k, act, In, Inf, Out, nc, cols, m, t0, CP, cpb, I
                 Out[0, c] = _elem(th, wo, 1, k, 0, Inf, c, In.shape[1], m, cols[c])
     else:
         ne = n - n % 2
-        fused = t0 > 0 and cached
         if fused:
             # a ReLU layer's chain rows leave the tiles with the bias and g applied
             blas.rows_chain_from(blas.view2d(th, wo, n, k), In, Out, Init, th[bo:bo + n],
@@ -587,7 +587,7 @@ def _layer_cols(th, wo, bo, n, k, act, In, Inf, Out, nc, cols, m, t0, CP, cpb, I
             for c in range(nc):
                 Out[n - 1, c] = _elem(th, wo, n, k, n - 1, Inf, c, In.shape[1], m,
                                     cols[c])
-    for i in range(n - n % 2 if n > 1 and t0 > 0 and cached and act == RELU else 0, n):
+    for i in range(n - n % 2 if fused and act == RELU else 0, n):
         bias = th[bo + i]
         for c in range(nc):
             Out[i, c] = _act1(Out[i, c] + bias, act)
@@ -599,12 +599,13 @@ def grad_check_setup(theta, X, Y, dims, hidden, cp_max=CP_MAX):
 
     Returns ``(A0, loss0, CP, cp_off, cp_nq, cp_st, row_st)``: the activations of every
     layer (flat, layer ``l`` at ``_act_offsets``), every example's cost term, the cached
-    fma chains: for a layer ``l >= 1`` whose rows are plain chains, ``CP[cp_off[l] +
-    ((q - 1) * n + i) * m + j]`` is row ``i``'s chain at column ``j`` after its first
-    ``q * cp_st[l]`` terms, ``q = 1 .. cp_nq[l] - 1``; the stride ``cp_st[l]`` is the
-    smallest that keeps the layer within ``cp_max`` values (at least 4 below 16
-    examples). ``row_st[l]``: the stride of
-    a perturbed row's chains in :func:`grad_check_cols`, within ``cp_max // 4`` values.
+    fma chains: for a layer ``l >= 1`` whose rows are plain chains,
+    ``CP[cp_off[l] + ((q - 1) * n + i) * m + j]`` is row ``i``'s chain at column ``j``
+    after its first ``q * cp_st[l]`` terms, ``q = 1 .. cp_nq[l] - 1``; the stride
+    ``cp_st[l]`` is the smallest that keeps the layer within ``cp_max`` values (at least
+    4 below 16 examples).
+    ``row_st[l]``: the stride of a perturbed row's chains in :func:`grad_check_cols`,
+    within ``cp_max // 4`` values.
     """
     L = dims.shape[0] - 1
     m = X.shape[1]
@@ -669,6 +670,15 @@ def grad_check_sparse(theta, X, Y, dims, hidden, epsilon, out):
                                                                     hidden)
     grad_check_cols(theta, X, Y, dims, hidden, epsilon, out, A0, loss0, CP, cp_off, cp_nq,
                     cp_st, row_st, 0, 1)
+
+
+@njit(inline="always", **_JIT)
+def _gather_cols(Dst, src, off, t0, n, m, cols, nc):
+    """``Dst[t, c] = src[off + t * m + cols[c]]`` for ``t = t0 .. n-1``, ``c < nc``: rows
+    of a flat ``(n, m)`` block at the compact columns."""
+    for t in range(t0, n):
+        for c in range(nc):
+            Dst[t, c] = src[off + t * m + cols[c]]
 
 
 @njit(inline="always", **_JIT)
@@ -799,7 +809,7 @@ def grad_check_cols(theta, X, Y, dims, hidden, epsilon, out, A0, loss0, CP, cp_o
                         blas.view2d(a_src, ao + (q - 1) * s_row * m, s_row, m),
                         blas.view2d(CRf, q * m, 1, m), 0, 1, 0, m)
             if later:
-                # the columns where g can change, padded to a multiple of 8
+                # the columns where g can change, padded to a multiple of 12
                 ncp = 0
                 for j in range(m):
                     mark[j] = 0
@@ -820,14 +830,9 @@ def grad_check_cols(theta, X, Y, dims, hidden, epsilon, out, A0, loss0, CP, cp_o
                 # layer l's activations at them, and layer g's cached chains at t0
                 R = blas.view2d(Rf, 0, nmax, ncp)
                 K = blas.view2d(Kf, 0, nmax, ncp)
-                src = off_a[l]
-                for t in range(0 if gn % 2 == 1 else t0, n):
-                    for c in range(ncp):
-                        R[t, c] = A0[src + t * m + S[c]]
+                _gather_cols(R, A0, off_a[l], 0 if gn % 2 == 1 else t0, n, m, S, ncp)
                 if t0 > 0 and gn >= 2:
-                    for i in range(gn - gn % 2):
-                        for c in range(ncp):
-                            K[i, c] = CP[cpb + i * m + S[c]]
+                    _gather_cols(K, CP, cpb, 0, gn - gn % 2, m, S, ncp)
         if prefix:
             # the perturbed row of Z_l for both signs in one two-row tile, resumed at
             # the perturbed term (a bias: the whole unperturbed product)
@@ -847,19 +852,15 @@ def grad_check_cols(theta, X, Y, dims, hidden, epsilon, out, A0, loss0, CP, cp_o
         j_minus = 0.0
         for sign in range(2):
             th[p] = theta[p] + epsilon if sign == 0 else theta[p] - epsilon
-            # the perturbed row of Z_l
-            zr = RS[sign * m:(sign + 1) * m]
-            if prefix:
-                pass
-            elif k > blas.GEMM_Q or (m >= 16 and not chain):
+            # the perturbed row of Z_l (with prefix: computed above)
+            zr = RS[sign * m:(sign + 1) * m] if prefix else row
+            if not prefix and (k > blas.GEMM_Q or (m >= 16 and not chain)):
                 a_prev = X if l == 0 else blas.view2d(Ap, ao, k, m)
                 blas.mm_nn_row(th[off_w[l] + r * k:off_w[l] + (r + 1) * k], a_prev, n, r,
                                row, ws)
-                zr = row
-            else:
+            elif not prefix:
                 for j in range(m):
                     row[j] = _elem(th, off_w[l], n, k, r, a_src, ao + j, m, m, j)
-                zr = row
             # g of it; with the row's columns compacted, whether it changed only there
             bias = th[off_b[l] + r]
             if act == RELU:
@@ -910,11 +911,8 @@ def grad_check_cols(theta, X, Y, dims, hidden, epsilon, out, A0, loss0, CP, cp_o
                 elif nc > 0:
                     U = blas.view2d(Uf, 0, nmax, nc)
                     V = blas.view2d(Vf, 0, nmax, nc)
-                    src = off_a[l]
                     # the one-column tail row of an odd layer reads every input row
-                    for t in range(0 if gn % 2 == 1 else t0, n):
-                        for c in range(nc):
-                            U[t, c] = Ap[src + t * m + cols[c]]
+                    _gather_cols(U, Ap, off_a[l], 0 if gn % 2 == 1 else t0, n, m, cols, nc)
                     _cols_forward(th, dims, off_w, off_b, hidden, l, U, Uf, U, Uf, V, Vf,
                                   nc, cols, m, t0, CP, cpb, K, False, Y, lossp, nc)
                 J = inv_m * blas.pairwise_sum(lossp, False)
