@@ -26,6 +26,7 @@ does exactly the scalar operations in the scalar order, so the bits do not chang
 Under ``NUMBA_DISABLE_JIT`` each has a pure-Python twin doing the same operations.
 """
 
+import threading
 from fractions import Fraction
 
 import numpy as np
@@ -711,6 +712,25 @@ def view2d(typingctx, a, start, n, k):
     return ret(a, start, n, k), codegen
 
 
+@intrinsic
+def fetch_add(typingctx, a, i, v):
+    """``a[i] += v`` as one atomic step; returns the value before it. ``a``: a
+    C-contiguous 1-D int64 array, ``i`` unchecked. Threads that share ``a`` take
+    distinct values (a work counter)."""
+    if not (isinstance(a, types.Array) and a.ndim == 1 and a.layout == "C"
+            and a.dtype == types.int64 and a.mutable
+            and isinstance(i, types.Integer) and isinstance(v, types.Integer)):
+        return None
+
+    def codegen(context, builder, signature, args):
+        arr = context.make_array(signature.args[0])(context, builder, args[0])
+        idx = context.cast(builder, args[1], signature.args[1], types.intp)
+        val = context.cast(builder, args[2], signature.args[2], types.int64)
+        return builder.atomic_rmw("add", builder.gep(arr.data, [idx]), val, "seq_cst")
+
+    return types.int64(a, i, v), codegen
+
+
 @njit(**_JIT)
 def keep_alive(*owners):
     """Nothing: a use of ``owners`` that keeps them alive up to this call, for the
@@ -744,6 +764,15 @@ if config.DISABLE_JIT:
     def view2d(a, start, n, k):  # noqa: F811
         """``a[start:start + n * k].reshape(n, k)`` (pure-Python fallback)."""
         return a[start:start + n * k].reshape(n, k)
+
+    _fetch_lock = threading.Lock()
+
+    def fetch_add(a, i, v):  # noqa: F811
+        """``a[i] += v`` under a lock; the value before it (pure-Python fallback)."""
+        with _fetch_lock:
+            old = int(a[i])
+            a[i] = old + v
+        return old
 
     def _pw8(a, n8):  # noqa: F811
         """The 8-accumulator leaf loop in NumPy's order (pure-Python fallback)."""

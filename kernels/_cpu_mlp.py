@@ -597,13 +597,13 @@ def _layer_cols(th, wo, bo, n, k, act, In, Inf, Out, nc, cols, m, t0, CP, cpb, I
 def grad_check_setup(theta, X, Y, dims, hidden, cp_max=CP_MAX):
     """The unperturbed network, shared read-only by every :func:`grad_check_cols` range.
 
-    Returns ``(A0, loss0, CP, cp_off, cp_nq, cp_st, row_st)``: the activations of every
-    layer (flat, layer ``l`` at ``_act_offsets``), every example's cost term, the cached
-    fma chains: for a layer ``l >= 1`` whose rows are plain chains,
-    ``CP[cp_off[l] + ((q - 1) * n + i) * m + j]`` is row ``i``'s chain at column ``j``
-    after its first ``q * cp_st[l]`` terms, ``q = 1 .. cp_nq[l] - 1``; the stride
-    ``cp_st[l]`` is the smallest that keeps the layer within ``cp_max`` values (at least
-    4 below 16 examples).
+    Returns ``(Z0, A0, loss0, CP, cp_off, cp_nq, cp_st, row_st)``: the pre-activations
+    and activations of every layer (flat, layer ``l`` at ``_act_offsets``), every
+    example's cost term, the cached fma chains: for a layer ``l >= 1`` whose rows are
+    plain chains, ``CP[cp_off[l] + ((q - 1) * n + i) * m + j]`` is row ``i``'s chain at
+    column ``j`` after its first ``q * cp_st[l]`` terms, ``q = 1 .. cp_nq[l] - 1``; the
+    stride ``cp_st[l]`` is the smallest that keeps the layer within ``cp_max`` values
+    (at least 4 below 16 examples).
     ``row_st[l]``: the stride of a perturbed row's chains in :func:`grad_check_cols`,
     within ``cp_max // 4`` values.
     """
@@ -660,16 +660,14 @@ def grad_check_setup(theta, X, Y, dims, hidden, cp_max=CP_MAX):
                 blas.rows_chain_resume(
                     Wq, blas.view2d(A0, off_a[l - 1] + t0 * m, st, m), S, 0, n, 0, m)
                 CP[cp_off[l] + (q - 1) * n * m:cp_off[l] + q * n * m] = S.ravel()
-    return A0, loss0, CP, cp_off, cp_nq, cp_st, row_st
+    return Z0, A0, loss0, CP, cp_off, cp_nq, cp_st, row_st
 
 
 @njit(**_JIT)
 def grad_check_sparse(theta, X, Y, dims, hidden, epsilon, out):
     """:func:`grad_check_setup` then :func:`grad_check_cols` on every parameter."""
-    A0, loss0, CP, cp_off, cp_nq, cp_st, row_st = grad_check_setup(theta, X, Y, dims,
-                                                                    hidden)
-    grad_check_cols(theta, X, Y, dims, hidden, epsilon, out, A0, loss0, CP, cp_off, cp_nq,
-                    cp_st, row_st, 0, 1)
+    grad_check_cols(theta, X, Y, dims, hidden, epsilon, out, *grad_check_setup(
+        theta, X, Y, dims, hidden), np.zeros(1, np.int64))
 
 
 @njit(inline="always", **_JIT)
@@ -705,9 +703,14 @@ def _cols_forward(th, dims, off_w, off_b, hidden, l, In0, In0f, U, Uf, V, Vf, nc
 
 
 @njit(nogil=True, **_JIT)
-def grad_check_cols(theta, X, Y, dims, hidden, epsilon, out, A0, loss0, CP, cp_off, cp_nq,
-                    cp_st, row_st, start, step):
-    """``out[i]`` for ``i = start, start + step, ...`` (releases the GIL); float64.
+def grad_check_cols(theta, X, Y, dims, hidden, epsilon, out, Z0, A0, loss0, CP, cp_off,
+                    cp_nq, cp_st, row_st, work):
+    """``out`` for the parameters of the rows this call takes (releases the GIL); float64.
+
+    The work is the rows of every layer, a row's weights and its bias together; each
+    call takes the next row from the shared counter ``work[0]`` (atomically) until none
+    is left, so calls on several threads share the rows, and every entry is computed the
+    same way whichever call takes it.
 
     Perturbing ``W_l[r, c]`` or ``b_l[r]`` changes row ``r`` of ``Z_l``; the examples
     (columns) where ``g`` of that row keeps its value keep every later value too, so
@@ -715,18 +718,19 @@ def grad_check_cols(theta, X, Y, dims, hidden, epsilon, out, A0, loss0, CP, cp_o
     computes it (:func:`_elem`). In layer ``l + 1`` only input row ``r`` changed, so the
     rows that are plain fma chains resume from the cached chain before term ``r``
     (:func:`grad_check_setup`). The cost is NumPy's pairwise sum of the per-example
-    terms. Needs :func:`sparse_check_ok`; every entry is computed the same way whatever
-    the range, so ranges can run on any number of threads with identical results.
+    terms. Needs :func:`sparse_check_ok`.
 
-    The parameters of one row share work, built when the row changes: the row's chains
-    after every ``row_st[l]`` terms (16 examples or more), from which a perturbed
-    weight's row resumes at its own term, and for a row with layers after it (also from
-    16 examples), its columns where ``g`` is not zero (ReLU; every column for the other
-    activations) with layer ``l``'s activations and the next layer's cached chains at
-    them, compacted once. A perturbation that changes ``g`` only there (the common case)
-    recomputes those columns, padded to a multiple of 12 with unchanged ones
-    (recomputing a column gives its cached bits); one that changes another column takes
-    the general path.
+    The parameters of one row share work, built when the row is taken (from 16
+    examples): the row's chains after every ``row_st[l]`` terms, from which a perturbed
+    weight's row resumes at its own term, and for a row with layers after it, its
+    columns where ``g`` may change, with the layer's input, its activations and the next
+    layer's cached chains there, compacted once. For a ReLU row those are the columns
+    not provably negative under any of the row's perturbations (:func:`_neg_margin`),
+    so the others are never computed; for other activations, every column. A
+    perturbation recomputes those columns, padded to a multiple of 12 with unchanged
+    ones (recomputing a column gives its cached bits). Rows that do not qualify (fewer
+    than 16 examples, the rows of the general product) recompute the perturbed row at
+    every column, then the columns where ``g`` changed.
     """
     L = dims.shape[0] - 1
     m = X.shape[1]
@@ -742,50 +746,51 @@ def grad_check_cols(theta, X, Y, dims, hidden, epsilon, out, A0, loss0, CP, cp_o
     # the loop's arrays as views that count no references (blas.borrow) into one
     # buffer; the owners stay alive to the end through keep_alive
     sizes = (theta.shape[0], A0.shape[0], m, m, nmax * m, nmax * m, _max_workspace(dims, m),
-             ncr, nmax * m, nmax * m, m, 2 * m, 2 * kmax)
+             ncr, nmax * m, nmax * m, m, 2 * m, 2 * kmax, kmax * m, m, m)
     st = _carve(sizes)
     f_own = np.empty(st[-1])
     i_own = np.zeros(4 * m, np.int64)
     fb = blas.borrow(f_own)
-    th, Ap, lossp, row, Uf, Vf, ws, CRf, Rf, Kf, anew, RS, W2f = (
+    th, Ap, lossp, row, Uf, Vf, ws, CRf, Rf, Kf, anew, RS, W2f, Xcf, Tm, AX = (
         fb[st[0]:st[0] + sizes[0]], fb[st[1]:st[1] + sizes[1]], fb[st[2]:st[2] + sizes[2]],
         fb[st[3]:st[3] + sizes[3]], fb[st[4]:st[4] + sizes[4]], fb[st[5]:st[5] + sizes[5]],
         fb[st[6]:st[6] + sizes[6]], fb[st[7]:st[7] + sizes[7]], fb[st[8]:st[8] + sizes[8]],
         fb[st[9]:st[9] + sizes[9]], fb[st[10]:st[10] + sizes[10]],
-        fb[st[11]:st[11] + sizes[11]], fb[st[12]:st[12] + sizes[12]])
+        fb[st[11]:st[11] + sizes[11]], fb[st[12]:st[12] + sizes[12]],
+        fb[st[13]:st[13] + sizes[13]], fb[st[14]:st[14] + sizes[14]],
+        fb[st[15]:st[15] + sizes[15]])
     th[:] = theta
     Ap[:] = A0
     lossp[:] = loss0
     ib = blas.borrow(i_own)
     cols, S, mark, rest = ib[:m], ib[m:2 * m], ib[2 * m:3 * m], ib[3 * m:]
-    theta, X, Y, A0, loss0, CP = (blas.borrow(theta), blas.borrow(X), blas.borrow(Y),
-                                  blas.borrow(A0), blas.borrow(loss0), blas.borrow(CP))
+    theta, X, Y, Z0, A0, loss0, CP = (blas.borrow(theta), blas.borrow(X), blas.borrow(Y),
+                                      blas.borrow(Z0), blas.borrow(A0), blas.borrow(loss0),
+                                      blas.borrow(CP))
     Xf = X.ravel()
     inv_m = 1.0 / m
-    # the row whose shared work is built (off_b[l] + r), its prefix stride, columns
-    cur = -1
-    s_row = 1
-    ncp = 0
-    ns = 0
-    nrest = 0
-    R = blas.view2d(Rf, 0, nmax, 0)
-    K = blas.view2d(Kf, 0, nmax, 0)
-    for p in range(start, P, step):
+    n_rows = 0
+    for l in range(L):
+        n_rows += dims[l + 1]
+    while True:
+        u = blas.fetch_add(work, 0, 1)
+        if u >= n_rows:
+            break
         l = 0
-        while l < L - 1 and p >= off_w[l + 1]:
+        while u >= dims[l + 1]:
+            u -= dims[l + 1]
             l += 1
+        r = u
         n = dims[l + 1]
         k = dims[l]
-        if p < off_b[l]:
-            r = (p - off_w[l]) // k
-        else:
-            r = p - off_b[l]
         act = SIGMOID if l == L - 1 else hidden
         chain = n >= 2 and not (n % 2 == 1 and r == n - 1)
         prefix = chain and k <= blas.GEMM_Q and m >= 16
         # the layers after l run on the row's compacted columns (below 16 examples the
         # compaction costs more than it saves: only the changed columns, gathered)
         later = l < L - 1 and m >= 16
+        # with both, the perturbed row too, at those columns only
+        compact = prefix and later
         a_src = Xf if l == 0 else Ap
         ao = 0 if l == 0 else off_a[l - 1]
         base = off_a[l] + r * m
@@ -794,137 +799,203 @@ def grad_check_cols(theta, X, Y, dims, hidden, epsilon, out, A0, loss0, CP, cp_o
         q_cp = r // cp_st[g] if l < L - 1 and cp_nq[g] > 1 else 0
         t0 = q_cp * cp_st[g] if q_cp > 0 else 0
         cpb = cp_off[g] + (q_cp - 1) * gn * m if l < L - 1 else 0
-        if off_b[l] + r != cur:
-            cur = off_b[l] + r
-            if prefix:
-                # the row's chains after every s_row terms: CR[q] after q * s_row
-                s_row = row_st[l]
-                for j in range(m):
-                    CRf[j] = 0.0
-                wr = off_w[l] + r * k
-                for q in range(1, k // s_row + 1):
-                    CRf[q * m:(q + 1) * m] = CRf[(q - 1) * m:q * m]
-                    blas.rows_chain_resume(
-                        blas.view2d(theta, wr + (q - 1) * s_row, 1, s_row),
-                        blas.view2d(a_src, ao + (q - 1) * s_row * m, s_row, m),
-                        blas.view2d(CRf, q * m, 1, m), 0, 1, 0, m)
-            if later:
-                # the columns where g can change, padded to a multiple of 12
-                ncp = 0
-                for j in range(m):
-                    mark[j] = 0
-                    if act != RELU or A0[base + j] != 0.0:
-                        mark[j] = 1
+        # the row's shared work
+        ncp = 0
+        ns = 0
+        nrest = 0
+        R = blas.view2d(Rf, 0, nmax, 0)
+        K = blas.view2d(Kf, 0, nmax, 0)
+        if later:
+            if compact and act == RELU:
+                _neg_margin(theta, off_w[l] + r * k, theta[off_b[l] + r], k, a_src, ao,
+                            m, epsilon, Tm, AX)
+            # the columns where g can change, padded to a multiple of 12
+            for j in range(m):
+                if act != RELU:
+                    keep = True
+                elif compact:
+                    keep = not Z0[base + j] < -Tm[j]
+                else:
+                    keep = A0[base + j] != 0.0
+                mark[j] = 1 if keep else 0
+                if keep:
+                    S[ncp] = j
+                    ncp += 1
+            ns = ncp
+            want = min(m, (ncp + 11) // 12 * 12)
+            for j in range(m):
+                if mark[j] == 0:
+                    rest[nrest] = j
+                    nrest += 1
+                    if ncp < want:
                         S[ncp] = j
                         ncp += 1
-                ns = ncp
-                want = min(m, (ncp + 11) // 12 * 12)
-                nrest = 0
-                for j in range(m):
-                    if mark[j] == 0:
-                        rest[nrest] = j
-                        nrest += 1
-                        if ncp < want:
-                            S[ncp] = j
-                            ncp += 1
-                # layer l's activations at them, and layer g's cached chains at t0
-                R = blas.view2d(Rf, 0, nmax, ncp)
-                K = blas.view2d(Kf, 0, nmax, ncp)
-                _gather_cols(R, A0, off_a[l], 0 if gn % 2 == 1 else t0, n, m, S, ncp)
-                if t0 > 0 and gn >= 2:
-                    _gather_cols(K, CP, cpb, 0, gn - gn % 2, m, S, ncp)
+            # layer l's activations at them, and layer g's cached chains at t0
+            R = blas.view2d(Rf, 0, nmax, ncp)
+            K = blas.view2d(Kf, 0, nmax, ncp)
+            _gather_cols(R, A0, off_a[l], 0 if gn % 2 == 1 else t0, n, m, S, ncp)
+            if t0 > 0 and gn >= 2:
+                _gather_cols(K, CP, cpb, 0, gn - gn % 2, m, S, ncp)
+        # the perturbed row's input: every column, or the compacted ones
+        wd = m
+        x_src = a_src
+        xo = ao
+        if compact and ns < m:
+            wd = ncp
+            x_src = Xcf
+            xo = 0
+            _gather_cols(blas.view2d(Xcf, 0, k, ncp), a_src, ao, 0, k, m, S, ncp)
+        s_row = row_st[l]
         if prefix:
-            # the perturbed row of Z_l for both signs in one two-row tile, resumed at
-            # the perturbed term (a bias: the whole unperturbed product)
-            t = k if p >= off_b[l] else p - off_w[l] - r * k
-            q = t // s_row
-            W2 = blas.view2d(W2f, 0, 2, k)
+            # the row's chains after every s_row terms: CR[q] after q * s_row
+            for j in range(wd):
+                CRf[j] = 0.0
+            wr = off_w[l] + r * k
+            for q in range(1, k // s_row + 1):
+                CRf[q * wd:(q + 1) * wd] = CRf[(q - 1) * wd:q * wd]
+                blas.rows_chain_resume(
+                    blas.view2d(theta, wr + (q - 1) * s_row, 1, s_row),
+                    blas.view2d(x_src, xo + (q - 1) * s_row * wd, s_row, wd),
+                    blas.view2d(CRf, q * wd, 1, wd), 0, 1, 0, wd)
+        for t in range(k + 1):
+            p = off_w[l] + r * k + t if t < k else off_b[l] + r
+            if prefix:
+                # the perturbed row of Z_l for both signs in one two-row tile, resumed at
+                # the perturbed term (a bias: the whole unperturbed product)
+                q = t // s_row
+                W2 = blas.view2d(W2f, 0, 2, k)
+                for sign in range(2):
+                    for e in range(k):
+                        W2[sign, e] = theta[off_w[l] + r * k + e]
+                    RS[sign * wd:(sign + 1) * wd] = CRf[q * wd:(q + 1) * wd]
+                if t < k:
+                    W2[0, t] = theta[p] + epsilon
+                    W2[1, t] = theta[p] - epsilon
+                blas.rows_chain_resume(W2, blas.view2d(x_src, xo, k, wd),
+                                       blas.view2d(RS, 0, 2, wd), 0, 2, q * s_row, wd)
+            j_plus = 0.0
+            j_minus = 0.0
             for sign in range(2):
-                for u in range(k):
-                    W2[sign, u] = theta[off_w[l] + r * k + u]
-                RS[sign * m:(sign + 1) * m] = CRf[q * m:(q + 1) * m]
-            if t < k:
-                W2[0, t] = theta[p] + epsilon
-                W2[1, t] = theta[p] - epsilon
-            blas.rows_chain_resume(W2, blas.view2d(a_src, ao, k, m),
-                                   blas.view2d(RS, 0, 2, m), 0, 2, q * s_row, m)
-        j_plus = 0.0
-        j_minus = 0.0
-        for sign in range(2):
-            th[p] = theta[p] + epsilon if sign == 0 else theta[p] - epsilon
-            # the perturbed row of Z_l (with prefix: computed above)
-            zr = RS[sign * m:(sign + 1) * m] if prefix else row
-            if not prefix and (k > blas.GEMM_Q or (m >= 16 and not chain)):
-                a_prev = X if l == 0 else blas.view2d(Ap, ao, k, m)
-                blas.mm_nn_row(th[off_w[l] + r * k:off_w[l] + (r + 1) * k], a_prev, n, r,
-                               row, ws)
-            elif not prefix:
-                for j in range(m):
-                    row[j] = _elem(th, off_w[l], n, k, r, a_src, ao + j, m, m, j)
-            # g of it; with the row's columns compacted, whether it changed only there
-            bias = th[off_b[l] + r]
-            if act == RELU:
-                for j in range(m):
-                    v = zr[j] + bias
-                    anew[j] = 0.0 if v < 0.0 else v   # noqa: FURB136 (as _act1)
-            else:
-                for j in range(m):
-                    anew[j] = _act1(zr[j] + bias, act)
-            inside = later
-            if later:
-                for c in range(nrest):
-                    if not _same(anew[rest[c]], Ap[base + rest[c]]):
-                        inside = False
-                        break
-            if inside:
-                for c in range(ncp):
-                    R[r, c] = anew[S[c]]
-                U = blas.view2d(Uf, 0, nmax, ncp)
-                V = blas.view2d(Vf, 0, nmax, ncp)
-                _cols_forward(th, dims, off_w, off_b, hidden, l, R, Rf, U, Uf, V, Vf, ncp,
-                              S, m, t0, CP, cpb, K, True, Y, lossp, ns)
-                J = inv_m * blas.pairwise_sum(lossp, False)
-                for c in range(ns):
-                    lossp[S[c]] = loss0[S[c]]
-            else:
-                # the columns where g changed
-                nc = 0
-                for j in range(m):
-                    if not _same(anew[j], Ap[base + j]):
-                        Ap[base + j] = anew[j]
-                        cols[nc] = j
-                        nc += 1
-                # the later layers at those columns, compacted
-                if l == L - 1:
+                th[p] = theta[p] + epsilon if sign == 0 else theta[p] - epsilon
+                # the perturbed row of Z_l (with prefix: computed above)
+                zr = RS[sign * wd:(sign + 1) * wd] if prefix else row
+                if not prefix and (k > blas.GEMM_Q or (m >= 16 and not chain)):
+                    a_prev = X if l == 0 else blas.view2d(Ap, ao, k, m)
+                    blas.mm_nn_row(th[off_w[l] + r * k:off_w[l] + (r + 1) * k], a_prev, n,
+                                   r, row, ws)
+                elif not prefix:
+                    for j in range(m):
+                        row[j] = _elem(th, off_w[l], n, k, r, a_src, ao + j, m, m, j)
+                bias = th[off_b[l] + r]
+                inside = later
+                if compact:
+                    # g of it at the compacted columns; the others provably keep theirs
+                    for c in range(ncp):
+                        R[r, c] = _act1(zr[c] + bias, act)
+                else:
+                    # g of it; with the row's columns compacted, whether it changed only
+                    # there
+                    if act == RELU:
+                        for j in range(m):
+                            v = zr[j] + bias
+                            anew[j] = 0.0 if v < 0.0 else v   # noqa: FURB136 (as _act1)
+                    else:
+                        for j in range(m):
+                            anew[j] = _act1(zr[j] + bias, act)
+                    if later:
+                        for c in range(nrest):
+                            if not _same(anew[rest[c]], Ap[base + rest[c]]):
+                                inside = False
+                                break
+                        if inside:
+                            for c in range(ncp):
+                                R[r, c] = anew[S[c]]
+                if inside:
+                    U = blas.view2d(Uf, 0, nmax, ncp)
+                    V = blas.view2d(Vf, 0, nmax, ncp)
+                    _cols_forward(th, dims, off_w, off_b, hidden, l, R, Rf, U, Uf, V, Vf,
+                                  ncp, S, m, t0, CP, cpb, K, True, Y, lossp, ns)
+                    J = inv_m * blas.pairwise_sum(lossp, False)
+                    for c in range(ns):
+                        lossp[S[c]] = loss0[S[c]]
+                else:
+                    # the columns where g changed
+                    nc = 0
+                    for j in range(m):
+                        if not _same(anew[j], Ap[base + j]):
+                            Ap[base + j] = anew[j]
+                            cols[nc] = j
+                            nc += 1
+                    # the later layers at those columns, compacted
+                    if l == L - 1:
+                        for c in range(nc):
+                            j = cols[c]
+                            lossp[j] = _ce1(Ap[base + j], Y[0, j])
+                    elif l == L - 2 and dims[L] == 1 and nc > 0:
+                        # one output after this layer: its dgemv_n row over every
+                        # example reads the activations in place (cheaper than
+                        # compacting them)
+                        wl = off_w[L - 1]
+                        blas.gemv_rows(th[wl:wl + n], blas.view2d(Ap, off_a[l], n, m), row)
+                        bias = th[off_b[L - 1]]
+                        for c in range(nc):
+                            j = cols[c]
+                            lossp[j] = _ce1(_act1(row[j] + bias, SIGMOID), Y[0, j])
+                    elif nc > 0:
+                        U = blas.view2d(Uf, 0, nmax, nc)
+                        V = blas.view2d(Vf, 0, nmax, nc)
+                        # the one-column tail row of an odd layer reads every input row
+                        _gather_cols(U, Ap, off_a[l], 0 if gn % 2 == 1 else t0, n, m, cols,
+                                     nc)
+                        _cols_forward(th, dims, off_w, off_b, hidden, l, U, Uf, U, Uf, V,
+                                      Vf, nc, cols, m, t0, CP, cpb, K, False, Y, lossp, nc)
+                    J = inv_m * blas.pairwise_sum(lossp, False)
+                    # back to the unperturbed state
                     for c in range(nc):
                         j = cols[c]
-                        lossp[j] = _ce1(Ap[base + j], Y[0, j])
-                elif l == L - 2 and dims[L] == 1 and nc > 0:
-                    # one output after this layer: its dgemv_n row over every example
-                    # reads the activations in place (cheaper than compacting them)
-                    wl = off_w[L - 1]
-                    blas.gemv_rows(th[wl:wl + n], blas.view2d(Ap, off_a[l], n, m), row)
-                    bias = th[off_b[L - 1]]
-                    for c in range(nc):
-                        j = cols[c]
-                        lossp[j] = _ce1(_act1(row[j] + bias, SIGMOID), Y[0, j])
-                elif nc > 0:
-                    U = blas.view2d(Uf, 0, nmax, nc)
-                    V = blas.view2d(Vf, 0, nmax, nc)
-                    # the one-column tail row of an odd layer reads every input row
-                    _gather_cols(U, Ap, off_a[l], 0 if gn % 2 == 1 else t0, n, m, cols, nc)
-                    _cols_forward(th, dims, off_w, off_b, hidden, l, U, Uf, U, Uf, V, Vf,
-                                  nc, cols, m, t0, CP, cpb, K, False, Y, lossp, nc)
-                J = inv_m * blas.pairwise_sum(lossp, False)
-                # back to the unperturbed state
-                for c in range(nc):
-                    j = cols[c]
-                    lossp[j] = loss0[j]
-                    Ap[base + j] = A0[base + j]
-            if sign == 0:
-                j_plus = J
-            else:
-                j_minus = J
-            th[p] = theta[p]
-        out[p] = (j_plus - j_minus) / (2.0 * epsilon)
+                        lossp[j] = loss0[j]
+                        Ap[base + j] = A0[base + j]
+                if sign == 0:
+                    j_plus = J
+                else:
+                    j_minus = J
+                th[p] = theta[p]
+            out[p] = (j_plus - j_minus) / (2.0 * epsilon)
     blas.keep_alive(f_own, i_own)
+
+
+@njit(inline="always", **_JIT)
+def _neg_margin(theta, w0, b, k, a, ao, m, epsilon, T, AX):
+    """``T[j]``: a margin such that a pre-activation ``Z[j] < -T[j]`` of the row
+    ``theta[w0:w0 + k]`` (bias ``b``) over the input columns ``a[ao + t * m + j]`` stays
+    negative when one of the row's weights or its bias is moved by ``+-epsilon`` (as the
+    check rounds it) and the row is recomputed in any order (``AX``: scratch).
+
+    The computed product is within ``gamma_k * sum_t |w_t a_tj|`` of the exact one
+    (``gamma_k = k u / (1 - k u)``, any summation order, fma or not), for the
+    perturbed weights as for the original; a weight moves by at most ``e_w = epsilon +
+    u_1 (|w| + epsilon)`` (``u_1 = 2**-52``), the bias by ``e_b``, likewise. So the
+    perturbed pre-activation is below ``Z[j] + e_w max_t |a_tj| + e_b + 2 gamma_k
+    (sum_t |w_t a_tj| + e_w max_t |a_tj|)``, and it is rounded to a negative number (or
+    its sum, exactly, is negative) if that bound is. Every factor is taken at twice its
+    value, which also covers the rounding of this computation. Non-finite values give a
+    non-finite or NaN margin, and no column passes the test.
+    """
+    u1 = 2.0 ** -52
+    eps = abs(epsilon)
+    wmax = 0.0
+    for j in range(m):
+        T[j] = 0.0
+        AX[j] = 0.0
+    for t in range(k):
+        w = abs(theta[w0 + t])
+        wmax = max(wmax, w)
+        for j in range(m):
+            x = abs(a[ao + t * m + j])
+            T[j] += w * x
+            AX[j] = x if x > AX[j] else AX[j]
+    e_w = 2.0 * (eps + u1 * (wmax + eps))
+    e_b = 2.0 * (eps + u1 * (abs(b) + eps))
+    gam = 2.0 * (k + 2) * u1
+    for j in range(m):
+        T[j] = 2.0 * (e_w * AX[j] + e_b + 2.0 * gam * (T[j] + e_w * AX[j]))

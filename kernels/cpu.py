@@ -689,7 +689,7 @@ def grad_check_mlp(theta, X, Y, dims, hidden, epsilon, gradapprox):
 
     Bit for bit what ``numpy_ref`` computes (the same costs, in NumPy's summation order),
     but only the examples and layers a perturbation changes are recomputed (see
-    ``_cpu_mlp``); large checks run in strided ranges of parameters on Numba's threads.
+    ``_cpu_mlp``); large checks run on Numba's thread count, sharing rows of parameters.
 
     Parameters
     ----------
@@ -728,11 +728,11 @@ def grad_check_mlp(theta, X, Y, dims, hidden, epsilon, gradapprox):
     elif n_chunks == 1:
         _mlp.grad_check_kernel(th, X, Y, dims, hidden, epsilon, of, 0, P)
     else:
-        # the kernels release the GIL: ranges of parameters on threads
-        if sparse:      # strided ranges: the first layers' parameters cost the most
+        # the kernels release the GIL: rows or ranges of parameters on threads
+        if sparse:      # every thread takes the next row from one shared counter
             base = _mlp.grad_check_setup(th, X, Y, dims, hidden)
-            args = (th, X, Y, dims, hidden, epsilon, of, *base)
-            kernel, ranges = _mlp.grad_check_cols, [(c, n_chunks) for c in range(n_chunks)]
+            args = (th, X, Y, dims, hidden, epsilon, of, *base, np.zeros(1, np.int64))
+            kernel, ranges = _mlp.grad_check_cols, [()] * n_chunks
         else:
             args = (th, X, Y, dims, hidden, epsilon, of)
             bounds = [c * P // n_chunks for c in range(n_chunks + 1)]

@@ -15,6 +15,8 @@ import os
 import subprocess
 import sys
 import textwrap
+from concurrent.futures import ThreadPoolExecutor
+from fractions import Fraction
 
 import numba
 import numpy as np
@@ -802,10 +804,23 @@ def test_grad_check_bit_identical_to_numpy(dims, m):
     np.testing.assert_array_equal(theta, keep)
 
 
+def _rows_of(dims, units):
+    """The parameter indices of the work units (rows: weights, then bias) ``units``."""
+    off_w, off_b, _ = _cpu_mlp.param_offsets(dims)
+    out, u = [], 0
+    for l in range(len(dims) - 1):
+        n, k = dims[l + 1], dims[l]
+        for r in range(n):
+            if u in units:
+                out += [*range(off_w[l] + r * k, off_w[l] + (r + 1) * k), off_b[l] + r]
+            u += 1
+    return np.array(out, dtype=np.int64)
+
+
 @pytest.mark.parametrize("hidden", [_spec.RELU, _spec.TANH])
 @pytest.mark.parametrize("dims, m", [s for s in GRAD_SHAPES if s[1] > 1])
 def test_grad_check_sparse_columns_match_the_row_kernel(dims, m, hidden):
-    # the column-sparse kernel (threaded in strided ranges) and the row-wise one agree
+    # the column-sparse kernel (on threads sharing the rows) and the row-wise one agree
     # bit for bit, tanh included (Numba's tanh is not NumPy's to the last bit)
     theta, X, Y, dims = _grad_case(dims, m, seed=m, scale=3.0)
     P = theta.shape[0]
@@ -814,11 +829,24 @@ def test_grad_check_sparse_columns_match_the_row_kernel(dims, m, hidden):
     one = np.empty(P)
     _cpu_mlp.grad_check_sparse(theta, X, Y, dims, hidden, 1e-7, one)
     base = _cpu_mlp.grad_check_setup(theta, X, Y, dims, hidden)
-    strided = np.full(P, np.nan)
-    for start in range(3):
-        _cpu_mlp.grad_check_cols(theta, X, Y, dims, hidden, 1e-7, strided, *base, start, 3)
+    shared = np.full(P, np.nan)
+    work = np.zeros(1, np.int64)
+    with ThreadPoolExecutor(3) as pool:
+        jobs = [pool.submit(_cpu_mlp.grad_check_cols, theta, X, Y, dims, hidden, 1e-7,
+                            shared, *base, work) for _ in range(3)]
+        for job in jobs:
+            job.result()
+    n_rows = int(dims[1:].sum())
+    assert work[0] == n_rows + 3            # every call took one past the last row
+    # a call whose counter starts at a later row computes only the rows from there
+    later = np.full(P, np.nan)
+    _cpu_mlp.grad_check_cols(theta, X, Y, dims, hidden, 1e-7, later, *base,
+                             np.array([n_rows // 2]))
+    done = _rows_of(dims, range(n_rows // 2, n_rows))
     np.testing.assert_array_equal(one, rows)
-    np.testing.assert_array_equal(strided, rows)
+    np.testing.assert_array_equal(shared, rows)
+    np.testing.assert_array_equal(later[done], rows[done])
+    assert np.isnan(np.delete(later, done)).all()
 
 
 @pytest.mark.parametrize("dims, m", [([6, 12, 10, 1], 40), ([5, 16, 9, 7, 1], 33)])
@@ -840,6 +868,59 @@ def test_grad_check_relu_inputs_at_exactly_zero(dims, m):
     np.testing.assert_array_equal(got, want)
 
 
+@pytest.mark.parametrize("gap", [1e-15, 1e-9, 3e-8, 1e-6])
+def test_grad_check_relu_inputs_just_below_zero(gap):
+    # pre-activations a little below 0: a perturbation of the row's bias or of a weight
+    # can lift them above it (the rows' compacted columns must include them), or cannot
+    # (they may be left out); either way the result is NumPy's to the bit
+    dims, m = ([5, 16, 12, 1], 40) if not numba.config.DISABLE_JIT else ([4, 6, 5, 1], 17)
+    theta, X, Y, dims = _grad_case(dims, m, seed=7)
+    off_w, off_b, _ = _cpu_mlp.param_offsets(dims)
+    A = X
+    for l in range(len(dims) - 2):
+        n, k = dims[l + 1], dims[l]
+        W = theta[off_w[l]:off_w[l] + n * k].reshape(n, k)
+        prod = W @ A
+        # every other row: the bias that puts example r % m at -gap
+        for r in range(0, n, 2):
+            theta[off_b[l] + r] = -prod[r, r % m] - gap
+        A = np.maximum(prod + theta[off_b[l]:off_b[l] + n, None], 0.0)
+    P = theta.shape[0]
+    want, got = np.empty(P), np.empty(P)
+    numpy_ref.grad_check_mlp(theta, X, Y, dims, _spec.RELU, 1e-7, want)
+    _cpu_mlp.grad_check_sparse(theta, X, Y, dims, _spec.RELU, 1e-7, got)
+    np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("m, seed", [(17, 0), (40, 1), (64, 2)])
+def test_grad_check_negative_margin_bounds_the_perturbed_row(m, seed):
+    # the margin below which a ReLU row's column is left out: the row's pre-activation
+    # moved by any one perturbation of the row, recomputed in any order, stays below 0
+    rng = np.random.default_rng(seed)
+    k = 9
+    w = rng.standard_normal(k)
+    a = rng.standard_normal((k, m)) * rng.choice([1e-3, 1.0, 1e3], size=(k, 1))
+    b = 0.25
+    eps = 1e-7
+    T, AX = np.empty(m), np.empty(m)
+    _cpu_mlp._neg_margin(w, 0, b, k, a.ravel(), 0, m, eps, T, AX)
+    assert (T > 0).all()
+    for j in range(m):
+        col = a[:, j]
+        for t in range(k + 1):
+            for sign in (1.0, -1.0):
+                wp, bp = w.copy(), b
+                if t < k:
+                    wp[t] = w[t] + sign * eps
+                else:
+                    bp = b + sign * eps
+                # the exact change, with the rounding of any order bounded by the margin
+                exact = sum(Fraction(x) * Fraction(y) for x, y in zip(wp, col))
+                orig = sum(Fraction(x) * Fraction(y) for x, y in zip(w, col))
+                moved = exact + Fraction(bp) - (orig + Fraction(b))
+                assert abs(moved) < Fraction(T[j]) / 2
+
+
 @pytest.mark.parametrize("cp_max", [0, 400, 4000])
 def test_grad_check_sparse_with_sparser_cached_chains(cp_max):
     # below the cache limit the chains are kept every few terms (or not at all); the
@@ -850,9 +931,9 @@ def test_grad_check_sparse_with_sparser_cached_chains(cp_max):
     rows, got = np.empty(P), np.full(P, np.nan)
     _cpu_mlp.grad_check_kernel(theta, X, Y, dims, _spec.RELU, 1e-7, rows, 0, P)
     base = _cpu_mlp.grad_check_setup(theta, X, Y, dims, _spec.RELU, cp_max)
-    assert base[5].max() > 1 or cp_max == 0     # the strides: some above one
-    for start in range(2):
-        _cpu_mlp.grad_check_cols(theta, X, Y, dims, _spec.RELU, 1e-7, got, *base, start, 2)
+    assert base[6].max() > 1 or cp_max == 0     # the strides: some above one
+    _cpu_mlp.grad_check_cols(theta, X, Y, dims, _spec.RELU, 1e-7, got, *base,
+                             np.zeros(1, np.int64))
     np.testing.assert_array_equal(got, rows)
 
 
