@@ -418,25 +418,29 @@ def _make_nt_vec(blocks, Q, tail=False):
 def _nn_vec_codegen(context, builder, sig, args, R, trans, resume=False, src=False):
     """LLVM IR of the vector NN tiles: rows ``i .. i+R-1`` of ``C = W @ A`` (``W.T @ A``
     with ``trans``), each element the fma chain over ``l`` from 0 in order (as
-    :func:`_rows_chain`), ``8 // R * 4`` (at least 8; 12 on 4 rows with ``src``) columns
-    a step, then 4, the rows' chains in registers (8 or 12 chains of 4 lanes in flight).
+    :func:`_rows_chain`), ``8 // R * 4`` (at least 8; 12 on 4 rows with ``src``, then 8)
+    columns a step, then 4, the rows' chains in registers (8 or 12 chains of 4 lanes in
+    flight).
 
     With ``resume`` (not ``trans``; two more arguments ``l0, nc``) every chain starts
     from the value in ``C`` and runs over ``l = l0 .. W.shape[1]-1``, on the first ``nc``
     columns; ``A`` may have more rows and ``A``, ``C`` more columns (their row strides).
-    With ``src`` (arguments ``W, A, C, I, b, i, j0, l0, nc, relu``) the chains start
-    from ``I`` instead, on the columns ``j0 .. nc-1``, and, when ``relu`` is not 0, ``C``
-    gets ``max(chain + b[row], 0)`` as ``0.0 if v < 0.0 else v`` (NaN and -0.0 kept)
-    instead of the chain.
+    With ``src`` (arguments ``W, A, C, I, b, wo, yo, i, j0, l0, nc, relu, out``) the
+    chains start from ``I`` instead, on the columns ``j0 .. nc-1``, and, when ``relu``
+    is not 0, ``C`` gets ``max(chain + b[row], 0)`` as ``0.0 if v < 0.0 else v`` (NaN
+    and -0.0 kept) instead of the chain. When ``out`` is not 0 (4 rows only), the 4
+    values of a column then feed a one-unit output layer as its ``dgemv_n`` adds them
+    (:func:`._cpu_mlp._layer_cols`): ``yo[j] += fma(w2, x2, w0 * x0) + fma(w3, x3, w1 *
+    x1)``, ``w_r = wo[i + r]``.
     """
     wty, aty, cty = sig.args[:3]
     W, A, C = (context.make_array(t)(context, builder, value=v)
                for t, v in zip((wty, aty, cty), args[:3]))
     if src:
-        Ini, bias = (context.make_array(t)(context, builder, value=v)
-                     for t, v in zip(sig.args[3:5], args[3:5]))
-        j0 = args[6]
-        args = args[:3] + args[5:6] + args[7:]
+        Ini, bias, wout, yout = (context.make_array(t)(context, builder, value=v)
+                                 for t, v in zip(sig.args[3:7], args[3:7]))
+        j0 = args[8]
+        args = args[:3] + args[7:8] + args[9:]
     i_v = args[3]
     fty = context.get_value_type(wty.dtype)
     fname = "f64" if fty == ir.DoubleType() else "f32"
@@ -456,6 +460,7 @@ def _nn_vec_codegen(context, builder, sig, args, R, trans, resume=False, src=Fal
     if src:
         ki = cgutils.unpack_tuple(builder, Ini.shape, 2)[1]
         relu = builder.icmp_signed("!=", args[6], ir.Constant(args[6].type, 0))
+        to_out = builder.icmp_signed("!=", args[7], ir.Constant(args[7].type, 0))
 
     def c(v):
         return ir.Constant(ity, v)
@@ -519,7 +524,23 @@ def _nn_vec_codegen(context, builder, sig, args, R, trans, resume=False, src=Fal
                     v = builder.fadd(out, b)
                     v = builder.select(builder.fcmp_ordered("<", v, zero), zero, v)
                     out = builder.select(relu, v, out)
+                    acc[r * nv + t] = out
                 builder.store(out, c_ptr(r, t), align=1 if width == 4 else None)
+        if src and R == 4:
+            with builder.if_then(to_out):
+                w = [splat(builder.load(builder.gep(wout.data, [builder.add(i_v, c(r))])),
+                           width) for r in range(4)]
+                for t in range(nv):
+                    x = [acc[r * nv + t] for r in range(4)]
+                    seg = builder.fadd(
+                        builder.call(fmas[width], [w[2], x[2], builder.fmul(w[0], x[0])]),
+                        builder.call(fmas[width], [w[3], x[3], builder.fmul(w[1], x[1])]))
+                    ptr = builder.gep(yout.data, [builder.add(j, c(width * t))])
+                    if width == 4:
+                        ptr = builder.bitcast(ptr, vt[4].as_pointer())
+                    al = 1 if width == 4 else None
+                    builder.store(builder.fadd(builder.load(ptr, align=al), seg), ptr,
+                                  align=al)
 
     def block(nv, width):
         def body(j, carried):
@@ -531,6 +552,9 @@ def _nn_vec_codegen(context, builder, sig, args, R, trans, resume=False, src=Fal
         nv_main = 3
     j_end, _ = _ir_for(builder, j0 if src else c(0), ncols, 4 * nv_main, [],
                        block(nv_main, 4), "nn8")
+    if nv_main == 3:
+        # 8 left: two vectors a row still keep 8 chains in flight
+        j_end, _ = _ir_for(builder, j_end, ncols, 8, [], block(2, 4), "nn8t")
     j_end, _ = _ir_for(builder, j_end, ncols, 4, [], block(1, 4), "nn4")
     _ir_for(builder, j_end, ncols, 1, [], block(1, 1), "nn1")
     return context.get_dummy_value()
@@ -542,20 +566,20 @@ def _make_nn_vec(R, trans, resume=False, src=False):
                  and t.dtype == W.dtype and isinstance(t.dtype, types.Float)
                  for t in (W, A, C) + more[:1])
         if src:
-            ok = ok and (isinstance(more[1], types.Array) and more[1].ndim == 1
-                         and more[1].layout == "C" and more[1].dtype == W.dtype)
+            ok = ok and all(isinstance(t, types.Array) and t.ndim == 1 and t.layout == "C"
+                            and t.dtype == W.dtype for t in more[1:4]) and more[3].mutable
         if not ok or not C.mutable:
             return None
 
         def codegen(context, builder, signature, args):
             return _nn_vec_codegen(context, builder, signature, args, R, trans, resume, src)
 
-        nint = 5 if src else 3 if resume else 1
+        nint = 6 if src else 3 if resume else 1
         return types.none(W, A, C, *more, *([types.intp] * nint)), codegen
 
     if src:
-        def impl(typingctx, W, A, C, Ini, b, i, j0, l0, nc, relu):
-            return typer(W, A, C, Ini, b)
+        def impl(typingctx, W, A, C, Ini, b, wo, yo, i, j0, l0, nc, relu, out):
+            return typer(W, A, C, Ini, b, wo, yo)
     elif resume:
         def impl(typingctx, W, A, C, i, l0, nc):
             return typer(W, A, C)
@@ -570,7 +594,9 @@ def _make_nn_vec(R, trans, resume=False, src=False):
                     + (", resumed from ``C`` at ``l0`` on ``nc`` columns"
                        if resume and not src else "")
                     + (", resumed from ``I`` at ``l0`` on columns ``j0 .. nc-1``, then "
-                       "ReLU of the chain plus ``b`` if ``relu``" if src else "")
+                       "ReLU of the chain plus ``b`` if ``relu``, and with ``out`` (4 "
+                       "rows) ``yo`` plus the rows' dgemv_n segment with weights ``wo``"
+                       if src else "")
                     + " (see :func:`_nn_vec_codegen`).")
     return intrinsic(impl)
 
@@ -839,7 +865,7 @@ if config.DISABLE_JIT:
                         acc = fma(W[l, i + r] if trans else W[i + r, l], A[l, j], acc)
                     C[i + r, j] = acc
 
-        def impl_from(W, A, C, Ini, b, i, j0, l0, nc, relu):
+        def impl_from(W, A, C, Ini, b, wo, yo, i, j0, l0, nc, relu, out):
             """Vector NN tile from ``Ini`` (pure-Python fallback: the same operations)."""
             for r in range(R):
                 for j in range(j0, nc):
@@ -850,6 +876,10 @@ if config.DISABLE_JIT:
                         v = acc + b[i + r]
                         acc = C.dtype.type(0.0) if v < 0.0 else v
                     C[i + r, j] = acc
+            if out and R == 4:
+                for j in range(j0, nc):
+                    yo[j] = yo[j] + (fma(wo[i + 2], C[i + 2, j], wo[i] * C[i, j])
+                                     + fma(wo[i + 3], C[i + 3, j], wo[i + 1] * C[i + 1, j]))
         return impl_from if src else impl
 
     def _tail_v(w, B, r, m4):  # noqa: F811
@@ -1546,10 +1576,14 @@ def rows_chain_resume(W, A, C, i0, i1, l0, nc):
 
 
 @njit(**_JIT)
-def rows_chain_from(W, A, C, I, b, i0, i1, l0, nc, relu):
+def rows_chain_from(W, A, C, I, b, i0, i1, l0, nc, relu, wo, yo, out):
     """:func:`rows_chain_resume` with every chain starting from ``I`` (same layout as
     ``C``) instead of ``C``; with ``relu``, ``C`` gets ``g(chain + b[i])`` for the ReLU
     ``g`` (as :func:`._cpu_layers.bias_act` computes it) instead of the chain.
+    With ``out`` (``i0`` and ``i1 - i0`` multiples of 4), ``yo[:nc]`` also gets the
+    ``dgemv_n`` sum of a one-unit layer with weights ``wo`` over those rows of ``C``,
+    added to it in the order :func:`._cpu_mlp._layer_cols` adds them (``yo`` at 0 and
+    ``i0 = 0``: that layer's product).
     Unchecked, as :func:`rows_chain_resume`; ``b`` needs ``i1`` values. The columns go
     in blocks of ``FROM_COLS`` through all the rows, so a block of ``A`` stays in L1.
     """
@@ -1557,13 +1591,13 @@ def rows_chain_from(W, A, C, I, b, i0, i1, l0, nc, relu):
         j1 = min(nc, j0 + FROM_COLS)
         i = i0
         while i + 4 <= i1:
-            _nn_v4_from(W, A, C, I, b, i, j0, l0, j1, relu)
+            _nn_v4_from(W, A, C, I, b, wo, yo, i, j0, l0, j1, relu, out)
             i += 4
         if i + 2 <= i1:
-            _nn_v2_from(W, A, C, I, b, i, j0, l0, j1, relu)
+            _nn_v2_from(W, A, C, I, b, wo, yo, i, j0, l0, j1, relu, 0)
             i += 2
         if i < i1:
-            _nn_v1_from(W, A, C, I, b, i, j0, l0, j1, relu)
+            _nn_v1_from(W, A, C, I, b, wo, yo, i, j0, l0, j1, relu, 0)
 
 
 @njit(**_JIT)

@@ -526,7 +526,7 @@ def _elem(W, wo, n, k, i, x, xo, xs, m, j):
 
 @njit(inline="always", **_JIT)
 def _layer_cols(th, wo, bo, n, k, act, In, Inf, Out, nc, cols, m, t0, CP, cpb, Init,
-                cached):
+                cached, yo, out_w):
     """Layer ``(n, k)`` at the compact columns: ``Out[:n, :nc]`` from ``In[:k, :nc]``.
 
     ``Inf`` is ``In`` flat. Compact column ``c`` is example ``cols[c]``; every value in
@@ -538,6 +538,9 @@ def _layer_cols(th, wo, bo, n, k, act, In, Inf, Out, nc, cols, m, t0, CP, cpb, I
     way out; ``In`` rows below ``t0`` are not read). The ``dgemv_n``
     row of ``n == 1`` runs vectorized too, except for the examples ``j >= m - m % 4``,
     which NumPy sums another way; the one-column tail row of an odd ``n``: :func:`_elem`.
+    With ``out_w >= 0`` (on the tiles' path, ``n`` a multiple of 4) the tiles also add
+    the one-unit layer with weights ``th[out_w:out_w + n]`` after this one into
+    ``yo[:nc]`` (zero before), its ``dgemv_n`` product at every column ``cols[c] < m4``.
     """
     m4 = m - m % 4
     fused = n > 1 and t0 > 0 and cached
@@ -572,8 +575,10 @@ def _layer_cols(th, wo, bo, n, k, act, In, Inf, Out, nc, cols, m, t0, CP, cpb, I
         ne = n - n % 2
         if fused:
             # a ReLU layer's chain rows leave the tiles with the bias and g applied
+            ow = out_w if out_w >= 0 else bo
             blas.rows_chain_from(blas.view2d(th, wo, n, k), In, Out, Init, th[bo:bo + n],
-                                 0, ne, t0, nc, 1 if act == RELU else 0)
+                                 0, ne, t0, nc, 1 if act == RELU else 0, th[ow:ow + n], yo,
+                                 1 if out_w >= 0 else 0)
         else:
             for i in range(ne):
                 if t0 > 0:
@@ -681,21 +686,38 @@ def _gather_cols(Dst, src, off, t0, n, m, cols, nc):
 
 @njit(inline="always", **_JIT)
 def _cols_forward(th, dims, off_w, off_b, hidden, l, In0, In0f, U, Uf, V, Vf, nc, cols, m,
-                  t0, CP, cpb, Init, cached, Y, lossp, nl):
+                  t0, CP, cpb, Init, cached, Y, lossp, nl, yo):
     """Layers ``l + 1 ..`` at the compact columns from the input ``In0`` (layer ``l``'s
     activations, ``nc`` apart), then the cost terms of the first ``nl`` columns into
     ``lossp``. The layers after the first alternate between ``V`` and ``U`` (``In0f``,
-    ``Uf``, ``Vf``: the same flat)."""
+    ``Uf``, ``Vf``: the same flat). When the first is a ReLU layer on the tiles' path
+    just before one output unit, the tiles add up that unit's product as they go
+    (``yo``: scratch of ``nc`` values)."""
     L = dims.shape[0] - 1
+    fuse = (cached and t0 > 0 and l + 1 == L - 2 and dims[L] == 1 and hidden == RELU
+            and dims[L - 1] > 1 and dims[L - 1] % 4 == 0)
+    m4 = m - m % 4
     odd = True
     for g in range(l + 1, L):
         odd = not odd
         first = g == l + 1
-        _layer_cols(th, off_w[g], off_b[g], dims[g + 1], dims[g],
-                    SIGMOID if g == L - 1 else hidden,
-                    In0 if first else (V if odd else U),
-                    In0f if first else (Vf if odd else Uf), U if odd else V, nc,
-                    cols, m, t0 if first else 0, CP, cpb, Init, cached)
+        In = In0 if first else (V if odd else U)
+        Inf = In0f if first else (Vf if odd else Uf)
+        Out = U if odd else V
+        if fuse and g == L - 1:
+            bias = th[off_b[g]]
+            for c in range(nc):
+                v = yo[c] if cols[c] < m4 else _elem(th, off_w[g], 1, dims[g], 0, Inf, c,
+                                                     In.shape[1], m, cols[c])
+                Out[0, c] = _act1(v + bias, SIGMOID)
+        else:
+            if fuse:
+                for c in range(nc):
+                    yo[c] = 0.0
+            _layer_cols(th, off_w[g], off_b[g], dims[g + 1], dims[g],
+                        SIGMOID if g == L - 1 else hidden, In, Inf, Out, nc, cols, m,
+                        t0 if first else 0, CP, cpb, Init, cached, yo,
+                        off_w[L - 1] if fuse else -1)
     last = U if odd else V
     for c in range(nl):
         j = cols[c]
@@ -727,7 +749,7 @@ def grad_check_cols(theta, X, Y, dims, hidden, epsilon, out, Z0, A0, loss0, CP, 
     layer's cached chains there, compacted once. For a ReLU row those are the columns
     not provably negative under any of the row's perturbations (:func:`_neg_margin`),
     so the others are never computed; for other activations, every column. A
-    perturbation recomputes those columns, padded to a multiple of 12 with unchanged
+    perturbation recomputes those columns, padded to a multiple of 4 with unchanged
     ones (recomputing a column gives its cached bits). Rows that do not qualify (fewer
     than 16 examples, the rows of the general product) recompute the perturbed row at
     every column, then the columns where ``g`` changed.
@@ -746,19 +768,19 @@ def grad_check_cols(theta, X, Y, dims, hidden, epsilon, out, Z0, A0, loss0, CP, 
     # the loop's arrays as views that count no references (blas.borrow) into one
     # buffer; the owners stay alive to the end through keep_alive
     sizes = (theta.shape[0], A0.shape[0], m, m, nmax * m, nmax * m, _max_workspace(dims, m),
-             ncr, nmax * m, nmax * m, m, 2 * m, 2 * kmax, kmax * m, m, m)
+             ncr, nmax * m, nmax * m, m, 2 * m, 2 * kmax, kmax * m, m, m, m)
     st = _carve(sizes)
     f_own = np.empty(st[-1])
     i_own = np.zeros(4 * m, np.int64)
     fb = blas.borrow(f_own)
-    th, Ap, lossp, row, Uf, Vf, ws, CRf, Rf, Kf, anew, RS, W2f, Xcf, Tm, AX = (
+    th, Ap, lossp, row, Uf, Vf, ws, CRf, Rf, Kf, anew, RS, W2f, Xcf, Tm, AX, yo = (
         fb[st[0]:st[0] + sizes[0]], fb[st[1]:st[1] + sizes[1]], fb[st[2]:st[2] + sizes[2]],
         fb[st[3]:st[3] + sizes[3]], fb[st[4]:st[4] + sizes[4]], fb[st[5]:st[5] + sizes[5]],
         fb[st[6]:st[6] + sizes[6]], fb[st[7]:st[7] + sizes[7]], fb[st[8]:st[8] + sizes[8]],
         fb[st[9]:st[9] + sizes[9]], fb[st[10]:st[10] + sizes[10]],
         fb[st[11]:st[11] + sizes[11]], fb[st[12]:st[12] + sizes[12]],
         fb[st[13]:st[13] + sizes[13]], fb[st[14]:st[14] + sizes[14]],
-        fb[st[15]:st[15] + sizes[15]])
+        fb[st[15]:st[15] + sizes[15]], fb[st[16]:st[16] + sizes[16]])
     th[:] = theta
     Ap[:] = A0
     lossp[:] = loss0
@@ -809,7 +831,7 @@ def grad_check_cols(theta, X, Y, dims, hidden, epsilon, out, Z0, A0, loss0, CP, 
             if compact and act == RELU:
                 _neg_margin(theta, off_w[l] + r * k, theta[off_b[l] + r], k, a_src, ao,
                             m, epsilon, Tm, AX)
-            # the columns where g can change, padded to a multiple of 12
+            # the columns where g can change, padded to a multiple of 4
             for j in range(m):
                 if act != RELU:
                     keep = True
@@ -822,7 +844,7 @@ def grad_check_cols(theta, X, Y, dims, hidden, epsilon, out, Z0, A0, loss0, CP, 
                     S[ncp] = j
                     ncp += 1
             ns = ncp
-            want = min(m, (ncp + 11) // 12 * 12)
+            want = min(m, (ncp + 3) // 4 * 4)
             for j in range(m):
                 if mark[j] == 0:
                     rest[nrest] = j
@@ -914,7 +936,7 @@ def grad_check_cols(theta, X, Y, dims, hidden, epsilon, out, Z0, A0, loss0, CP, 
                     U = blas.view2d(Uf, 0, nmax, ncp)
                     V = blas.view2d(Vf, 0, nmax, ncp)
                     _cols_forward(th, dims, off_w, off_b, hidden, l, R, Rf, U, Uf, V, Vf,
-                                  ncp, S, m, t0, CP, cpb, K, True, Y, lossp, ns)
+                                  ncp, S, m, t0, CP, cpb, K, True, Y, lossp, ns, yo)
                     J = inv_m * blas.pairwise_sum(lossp, False)
                     for c in range(ns):
                         lossp[S[c]] = loss0[S[c]]
@@ -948,7 +970,8 @@ def grad_check_cols(theta, X, Y, dims, hidden, epsilon, out, Z0, A0, loss0, CP, 
                         _gather_cols(U, Ap, off_a[l], 0 if gn % 2 == 1 else t0, n, m, cols,
                                      nc)
                         _cols_forward(th, dims, off_w, off_b, hidden, l, U, Uf, U, Uf, V,
-                                      Vf, nc, cols, m, t0, CP, cpb, K, False, Y, lossp, nc)
+                                      Vf, nc, cols, m, t0, CP, cpb, K, False, Y, lossp, nc,
+                                      yo)
                     J = inv_m * blas.pairwise_sum(lossp, False)
                     # back to the unperturbed state
                     for c in range(nc):

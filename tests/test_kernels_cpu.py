@@ -769,8 +769,9 @@ def test_grad_check_course_case():
 # Shapes that reach every path of the column-sparse check (_cpu_mlp.grad_check_cols):
 # odd widths (OpenBLAS's one-column tail row), one-unit layers (dgemv), fewer than 4
 # and not a multiple of 4 examples (dgemv's and the tail row's last columns), more than
-# one input (resuming cached chains), a first layer wider than GEMM_Q, m >= 16,
-# and one example (the row-wise kernel). Without the JIT (make test-nojit) every fma is
+# one input (resuming cached chains), a first layer wider than GEMM_Q, m >= 16 (with a
+# last hidden layer a multiple of 4 wide: its tiles add up the output unit) and one
+# example (the row-wise kernel). Without the JIT (make test-nojit) every fma is
 # exact rational arithmetic, so that run takes the small shapes only, which still reach
 # every path.
 GRAD_SHAPES = [
@@ -780,7 +781,7 @@ GRAD_SHAPES = [
 if not numba.config.DISABLE_JIT:
     GRAD_SHAPES += [([3, 16, 8, 1], 40), ([4, 17, 10, 1], 37), ([2, 20, 3, 1], 211),
                     ([10, 33, 1], 20), ([300, 8, 1], 4), ([7, 25, 19, 11, 1], 23),
-                    ([9, 40, 37, 1], 70)]
+                    ([9, 40, 37, 1], 70), ([4, 12, 8, 1], 37)]
 
 
 def _grad_case(dims, m, seed, scale=1.0):
