@@ -17,9 +17,10 @@ the cached activations. ``grad_check_cols`` goes further, still bit for bit: onl
 examples (columns) where ``g`` of that row changed are recomputed, and the next layer's
 fma chains resume from cached partial chains before term ``r``. ``grad_check_kernel``
 recomputes whole layers and covers the shapes the other cannot (one example, or a
-hidden layer wider than one OpenBLAS k block). Every parameter is independent: the
-kernels run on a range of parameters and release the GIL, so the wrapper splits the
-parameters over threads, with identical results for any thread count.
+hidden layer wider than one OpenBLAS k block). Every parameter is independent and the
+kernels release the GIL: ``grad_check_kernel`` runs on a range of parameters,
+``grad_check_cols`` takes whole rows from a counter shared by its calls, so the wrapper
+runs them on threads, with identical results for any thread count.
 """
 
 import math
@@ -600,7 +601,7 @@ def _layer_cols(th, wo, bo, n, k, act, In, Inf, Out, nc, cols, m, t0, CP, cpb, I
 
 @njit(**_JIT)
 def grad_check_setup(theta, X, Y, dims, hidden, cp_max=CP_MAX):
-    """The unperturbed network, shared read-only by every :func:`grad_check_cols` range.
+    """The unperturbed network, shared read-only by every :func:`grad_check_cols` call.
 
     Returns ``(Z0, A0, loss0, CP, cp_off, cp_nq, cp_st, row_st)``: the pre-activations
     and activations of every layer (flat, layer ``l`` at ``_act_offsets``), every
@@ -756,7 +757,7 @@ def grad_check_cols(theta, X, Y, dims, hidden, epsilon, out, Z0, A0, loss0, CP, 
     """
     L = dims.shape[0] - 1
     m = X.shape[1]
-    off_w, off_b, P = param_offsets(dims)
+    off_w, off_b, _ = param_offsets(dims)
     off_a = _act_offsets(dims, m)
     nmax = 1
     kmax = 1
