@@ -17,6 +17,7 @@ from numba import njit, objmode, prange
 
 from . import _cpu_blas as blas
 from . import _cpu_rng as rng
+from . import _cpu_ufunc as uf
 from ._spec import (
     CE_CLIP_EPS,
     CE_CLIP_EPS32,
@@ -31,6 +32,8 @@ from ._spec import (
 __all__ = []
 
 _JIT = {"cache": True, "error_model": "numpy"}
+#: Elements per block where a kernel needs a scratch buffer beside its arrays.
+_BLOCK = 256
 
 
 @njit(**_JIT)
@@ -43,25 +46,22 @@ def workspace_size(n_out, n_in, m):
 # --------------------------------------------------------------------------- activations
 @njit(**_JIT)
 def activate_row(z, a, bias, act):
-    """``z += bias`` and ``a = g(z)`` on one row, in one pass."""
+    """``z += bias`` and ``a = g(z)`` on one row (in one pass, but for the sigmoid and
+    tanh, whose NumPy loop then runs over the row)."""
     n = z.shape[0]
     zero = z.dtype.type(0.0)
-    one = z.dtype.type(1.0)
     if act == RELU:
         for j in range(n):
             v = z[j] + bias
             z[j] = v
             a[j] = zero if v < zero else v  # noqa: FURB136 (np.maximum keeps -0.0, NaN)
-    elif act == SIGMOID:
+    elif act == SIGMOID or act == TANH:
         for j in range(n):
-            v = z[j] + bias
-            z[j] = v
-            a[j] = one / (one + np.exp(-v))
-    elif act == TANH:
-        for j in range(n):
-            v = z[j] + bias
-            z[j] = v
-            a[j] = np.tanh(v)
+            z[j] = z[j] + bias
+        if act == SIGMOID:
+            uf.sigmoid_into(z, a)
+        else:
+            uf.tanh_into(z, a)
     else:
         for j in range(n):
             v = z[j] + bias
@@ -141,23 +141,19 @@ def _bias_act_row(Z, b, act, A, i):
     more than the arithmetic on tiny layers)."""
     m = Z.shape[1]
     zero = Z.dtype.type(0.0)
-    one = Z.dtype.type(1.0)
     bias = b[i]
     if act == RELU:
         for j in range(m):
             v = Z[i, j] + bias
             Z[i, j] = v
             A[i, j] = zero if v < zero else v  # noqa: FURB136 (as activate_row)
-    elif act == SIGMOID:
+    elif act == SIGMOID or act == TANH:
         for j in range(m):
-            v = Z[i, j] + bias
-            Z[i, j] = v
-            A[i, j] = one / (one + np.exp(-v))
-    elif act == TANH:
-        for j in range(m):
-            v = Z[i, j] + bias
-            Z[i, j] = v
-            A[i, j] = np.tanh(v)
+            Z[i, j] = Z[i, j] + bias
+        if act == SIGMOID:
+            uf.sigmoid_into(Z[i], A[i])
+        else:
+            uf.tanh_into(Z[i], A[i])
     else:
         for j in range(m):
             v = Z[i, j] + bias
@@ -196,8 +192,9 @@ def act_backward_flat(dA, Z, A, act, dZ):
         for i in range(n):
             dZ[i] = dA[i] * (one if Z[i] > zero else zero)
     elif act == SIGMOID:
+        uf.sigmoid_into(Z, dZ)
         for i in range(n):
-            s = one / (one + np.exp(-Z[i]))
+            s = dZ[i]
             dZ[i] = dA[i] * s * (one - s)
     elif act == TANH:
         for i in range(n):
@@ -217,9 +214,15 @@ def _act_backward_inplace(dZ, Z, A, act):
         for i in range(n):
             dZ[i] = dZ[i] * (one if Z[i] > zero else zero)
     elif act == SIGMOID:
-        for i in range(n):
-            s = one / (one + np.exp(-Z[i]))
-            dZ[i] = dZ[i] * s * (one - s)
+        # the sigmoid needs a buffer beside dZ: a block at a time
+        s = np.empty(min(n, _BLOCK), dZ.dtype)
+        for i0 in range(0, n, _BLOCK):
+            i1 = min(n, i0 + _BLOCK)
+            sb = s[:i1 - i0]
+            uf.sigmoid_into(Z[i0:i1], sb)
+            for i in range(i0, i1):
+                si = sb[i - i0]
+                dZ[i] = dZ[i] * si * (one - si)
     elif act == TANH:
         for i in range(n):
             dZ[i] = dZ[i] * (one - A[i] * A[i])
@@ -313,7 +316,8 @@ def sigmoid_ce_backward_flat(A, Y, scale, dZ):
 # --------------------------------------------------------------------------- losses
 @njit(**_JIT)
 def cross_entropy_flat(A, Y, m, mode, buf):
-    """``(1/m) * sum(-log(A) Y - log(1 - A)(1 - Y))`` in ``mode``; ``buf`` is scratch."""
+    """``(1/m) * sum(-log(A) Y - log(1 - A)(1 - Y))`` in ``mode``; ``buf`` is scratch of
+    at least ``2 * A.shape[0]`` elements."""
     n = A.shape[0]
     one = A.dtype.type(1.0)
     zero = A.dtype.type(0.0)
@@ -322,9 +326,14 @@ def cross_entropy_flat(A, Y, m, mode, buf):
     hi = A.dtype.type(1 - eps)
     if mode == CE_LOGITS:
         for i in range(n):          # A holds the logits Z
+            buf[i] = -np.abs(A[i])
+        uf.exp_into(buf[:n], buf[:n])
+        uf.log1p_into(buf[:n], buf[:n])
+        for i in range(n):
             z = A[i]
-            buf[i] = (zero if z < zero else z) - z * Y[i] + np.log1p(np.exp(-np.abs(z)))
+            buf[i] = (zero if z < zero else z) - z * Y[i] + buf[i]
         return np.float64(A.dtype.type(1.0 / m) * blas.pairwise_sum(buf[:n], False))
+    # A into buf[:n] and 1 - A beside it, then NumPy's log over both in one call
     for i in range(n):
         a = A[i]
         if mode == CE_CLIPPED:
@@ -332,8 +341,12 @@ def cross_entropy_flat(A, Y, m, mode, buf):
                 a = lo
             elif a > hi:
                 a = hi
+        buf[i] = a
+        buf[n + i] = one - a
+    uf.log_into(buf[:2 * n], buf[:2 * n])
+    for i in range(n):
         y = Y[i]
-        t = (-np.log(a)) * y + (-np.log(one - a)) * (one - y)
+        t = (-buf[i]) * y + (-buf[n + i]) * (one - y)
         if mode == CE_NANSUM and np.isnan(t):
             t = zero
         buf[i] = t

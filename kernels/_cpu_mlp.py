@@ -31,13 +31,14 @@ from numba import njit
 from . import _cpu_blas as blas
 from . import _cpu_layers as lay
 from . import _cpu_rng as rng
+from . import _cpu_ufunc as uf
 from ._spec import (
     CE_LOGITS,
-    CE_SUM,
     DROPOUT_COMPAT,
     FAST_STEP_STRIDE,
     GRAD_CHAIN,
     GRAD_DZ,
+    LINEAR,
     OPT_ADAM,
     OPT_MOMENTUM,
     RELU,
@@ -126,7 +127,7 @@ def train_kernel(X, Y, dims, hidden, theta, opt_m, opt_v, first_epoch, n_epochs,
     # every array the loop touches, as views that count no references (blas.borrow)
     # into one buffer per dtype; the owners stay alive to the end through keep_alive
     sizes = (off_a[L], off_a[L], nmax * mbmax, nmax * mbmax, theta.shape[0],
-             _max_workspace(dims, mbmax), mbmax, n0 * mbmax if shuffle else 0,
+             _max_workspace(dims, mbmax), 2 * nmax * mbmax, n0 * mbmax if shuffle else 0,
              mbmax if shuffle else 0)
     st = _carve(sizes)
     f_own = np.empty(st[-1], dt)
@@ -235,11 +236,12 @@ def train_kernel(X, Y, dims, hidden, theta, opt_m, opt_v, first_epoch, n_epochs,
             # ---- backward
             dzf = g0[:nl * mb]
             if grad_form == GRAD_CHAIN:
+                uf.sigmoid_into(zlf[:nl * mb], dzf)
                 for i in range(nl * mb):
                     a = alf[i]
                     y = yf[i]
                     da = -(y / a - (one - y) / (one - a))
-                    s = one / (one + np.exp(-zlf[i]))
+                    s = dzf[i]
                     dzf[i] = da * s * (one - s)
             else:
                 s_out = 1.0 / mb if grad_form == GRAD_DZ else 1.0
@@ -298,9 +300,11 @@ def grad_check_kernel(theta, X, Y, dims, hidden, epsilon, out, lo, hi):
     """``out[i]`` for the parameters ``i`` in ``[lo, hi)`` (releases the GIL).
 
     Computes the unperturbed forward pass once, then for each parameter recomputes the
-    perturbed row and the layers after it into private buffers. Every entry is computed
-    the same way whatever ``[lo, hi)`` is, so ranges can run on any number of threads
-    with identical results.
+    perturbed row and the layers after it into private buffers, up to the output
+    layer's pre-activations; the sigmoid and the cost terms of every perturbation then
+    run at once (two calls of NumPy's loops, whose fixed cost exceeds a small network's
+    arithmetic). Every entry is computed the same way whatever ``[lo, hi)`` is, so
+    ranges can run on any number of threads with identical results.
     """
     dt = theta.dtype
     L = dims.shape[0] - 1
@@ -324,11 +328,14 @@ def grad_check_kernel(theta, X, Y, dims, hidden, epsilon, out, lo, hi):
                             Z0[off_a[l]:off_a[l] + n * m].reshape(n, m),
                             A0[off_a[l]:off_a[l] + n * m].reshape(n, m), ws)
         a_in = A0[off_a[l]:off_a[l] + n * m].reshape(n, m)
+    Zp[:] = Z0
     wrow = np.empty(kmax, dt)
-    ce_buf = np.empty(m, dt)
     e = dt.type(epsilon)
     yf = Y[0]
-    ce_sum = np.int64(CE_SUM)
+    nz = off_a[L] - off_a[L - 1]
+    # every perturbation's output pre-activations, then their sigmoid and logarithms
+    ZL = np.empty(2 * (hi - lo) * nz, dt)
+    LG = np.empty(2 * ZL.shape[0], dt)
     for i in range(lo, hi):
         l = 0
         while l < L - 1 and i >= off_w[l + 1]:
@@ -344,11 +351,9 @@ def grad_check_kernel(theta, X, Y, dims, hidden, epsilon, out, lo, hi):
             c = 0
             is_w = False
         a_prev = X if l == 0 else A0[off_a[l - 1]:off_a[l - 1] + k * m].reshape(k, m)
-        act = SIGMOID if l == L - 1 else hidden
+        act = LINEAR if l == L - 1 else hidden
         Al = Ap[off_a[l]:off_a[l] + n * m].reshape(n, m)
         Zl = Zp[off_a[l]:off_a[l] + n * m].reshape(n, m)
-        J_plus = 0.0
-        J_minus = 0.0
         for sign in range(2):
             val = theta[i] + e if sign == 0 else theta[i] - e
             w = wrow[:k]
@@ -373,14 +378,29 @@ def grad_check_kernel(theta, X, Y, dims, hidden, epsilon, out, lo, hi):
                 Aj = Ap[off_a[j]:off_a[j] + nj * m].reshape(nj, m)
                 Wj = theta[off_w[j]:off_w[j] + nj * kj].reshape(nj, kj)
                 lay.linear_act_hand(a_in, Wj, theta[off_b[j]:off_b[j] + nj],
-                                    SIGMOID if j == L - 1 else hidden, Zj, Aj, ws)
+                                    LINEAR if j == L - 1 else hidden, Zj, Aj, ws)
                 a_in = Aj
-            J = lay.cross_entropy_flat(Ap[off_a[L - 1]:off_a[L]], yf, m, ce_sum, ce_buf)
-            if sign == 0:
-                J_plus = J
-            else:
-                J_minus = J
-        out[i] = (J_plus - J_minus) / (2.0 * epsilon)
+            q0 = (2 * (i - lo) + sign) * nz
+            ZL[q0:q0 + nz] = Zp[off_a[L - 1]:off_a[L]]
+            if l == L - 1:
+                Zl[r] = Z0[off_a[l] + r * m:off_a[l] + (r + 1) * m]
+    # the cost of each: lay.cross_entropy_flat (CE_SUM) of its sigmoid
+    nq = ZL.shape[0]
+    one = dt.type(1.0)
+    uf.sigmoid_into(ZL, ZL)
+    for q in range(nq):
+        LG[q] = ZL[q]
+        LG[nq + q] = one - ZL[q]
+    uf.log_into(LG, LG)
+    for q in range(nq):
+        y = yf[q % nz]
+        ZL[q] = (-LG[q]) * y + (-LG[nq + q]) * (one - y)
+    inv_m = dt.type(1.0 / m)
+    for i in range(lo, hi):
+        q0 = 2 * (i - lo) * nz
+        j_plus = np.float64(inv_m * blas.pairwise_sum(ZL[q0:q0 + nz], False))
+        j_minus = np.float64(inv_m * blas.pairwise_sum(ZL[q0 + nz:q0 + 2 * nz], False))
+        out[i] = (j_plus - j_minus) / (2.0 * epsilon)
 
 
 # ------------------------------------------------------------- grad check, sparse columns
@@ -429,30 +449,31 @@ def grad_check_small(theta, X, Y, dims, hidden, epsilon, out, max_work):
 
 
 @njit(inline="always", **_JIT)
-def _act1(v, act):
-    """``g(v)`` of one value, as :func:`._cpu_layers.bias_act` computes it."""
-    if act == RELU:
-        return 0.0 if v < 0.0 else v   # noqa: FURB136 (keeps -0.0 and NaN)
-    if act == SIGMOID:
-        return 1.0 / (1.0 + np.exp(-v))
-    if act == TANH:
-        return np.tanh(v)
-    return v
-
-
-@njit(inline="always", **_JIT)
-def _ce1(a, y):
-    """One example's term of :func:`._cpu_layers.cross_entropy_flat` (``CE_SUM``).
+def _ce_terms(T, n, Y, cols, lossp):
+    """The cost terms of :func:`._cpu_layers.cross_entropy_flat` (``CE_SUM``) of the
+    ``n`` predictions ``T[:n]``: ``lossp[j]`` for example ``j = cols[c]``; ``T[n:3 * n]``
+    is scratch, for ``log(a)`` and ``log(1 - a)`` (NumPy's loop, over all of them).
 
     For a label of exactly 0 or 1 and ``0 < a < 1`` the other term is ``+0.0`` and
-    adding it changes nothing, so its logarithm is skipped.
+    adding it changes nothing, so it is not added.
     """
-    if 0.0 < a < 1.0:
-        if y == 1.0:
-            return -np.log(a)
-        if y == 0.0:
-            return -np.log(1.0 - a)
-    return (-np.log(a)) * y + (-np.log(1.0 - a)) * (1.0 - y)
+    for c in range(n):
+        T[n + c] = T[c]
+        T[2 * n + c] = 1.0 - T[c]
+    uf.log_into(T[n:3 * n], T[n:3 * n])
+    for c in range(n):
+        a = T[c]
+        j = cols[c]
+        y = Y[0, j]
+        la = T[n + c]
+        lb = T[2 * n + c]
+        if 0.0 < a < 1.0 and y == 1.0:
+            t = -la
+        elif 0.0 < a < 1.0 and y == 0.0:
+            t = -lb
+        else:
+            t = (-la) * y + (-lb) * (1.0 - y)
+        lossp[j] = t
 
 
 @njit(inline="always", **_JIT)
@@ -596,7 +617,8 @@ def _layer_cols(th, wo, bo, n, k, act, In, Inf, Out, nc, cols, m, t0, CP, cpb, I
     for i in range(n - n % 2 if fused and act == RELU else 0, n):
         bias = th[bo + i]
         for c in range(nc):
-            Out[i, c] = _act1(Out[i, c] + bias, act)
+            Out[i, c] = Out[i, c] + bias
+        uf.act_inplace(Out[i, :nc], act)
 
 
 @njit(**_JIT)
@@ -630,8 +652,9 @@ def grad_check_setup(theta, X, Y, dims, hidden, cp_max=CP_MAX):
                             Z0[off_a[l]:off_a[l] + n * m].reshape(n, m), Al, ws)
         a_in = Al
     loss0 = np.empty(m)
-    for j in range(m):
-        loss0[j] = _ce1(A0[off_a[L - 1] + j], Y[0, j])
+    T = np.empty(3 * m)
+    T[:m] = A0[off_a[L - 1]:off_a[L - 1] + m]
+    _ce_terms(T, m, Y, np.arange(m), loss0)
     cp_off = np.zeros(L + 1, np.int64)
     cp_nq = np.ones(L, np.int64)
     cp_st = np.ones(L, np.int64)
@@ -687,13 +710,13 @@ def _gather_cols(Dst, src, off, t0, n, m, cols, nc):
 
 @njit(inline="always", **_JIT)
 def _cols_forward(th, dims, off_w, off_b, hidden, l, In0, In0f, U, Uf, V, Vf, nc, cols, m,
-                  t0, CP, cpb, Init, cached, Y, lossp, nl, yo):
+                  t0, CP, cpb, Init, cached, Y, lossp, nl, yo, CE):
     """Layers ``l + 1 ..`` at the compact columns from the input ``In0`` (layer ``l``'s
     activations, ``nc`` apart), then the cost terms of the first ``nl`` columns into
-    ``lossp``. The layers after the first alternate between ``V`` and ``U`` (``In0f``,
-    ``Uf``, ``Vf``: the same flat). When the first is a ReLU layer on the tiles' path
-    just before one output unit, the tiles add up that unit's product as they go
-    (``yo``: scratch of ``nc`` values)."""
+    ``lossp`` (``CE``: scratch of ``3 * nl`` values). The layers after the first
+    alternate between ``V`` and ``U`` (``In0f``, ``Uf``, ``Vf``: the same flat). When
+    the first is a ReLU layer on the tiles' path just before one output unit, the tiles
+    add up that unit's product as they go (``yo``: scratch of ``nc`` values)."""
     L = dims.shape[0] - 1
     fuse = (cached and t0 > 0 and l + 1 == L - 2 and dims[L] == 1 and hidden == RELU
             and dims[L - 1] > 1 and dims[L - 1] % 4 == 0)
@@ -710,7 +733,8 @@ def _cols_forward(th, dims, off_w, off_b, hidden, l, In0, In0f, U, Uf, V, Vf, nc
             for c in range(nc):
                 v = yo[c] if cols[c] < m4 else _elem(th, off_w[g], 1, dims[g], 0, Inf, c,
                                                      In.shape[1], m, cols[c])
-                Out[0, c] = _act1(v + bias, SIGMOID)
+                Out[0, c] = v + bias
+            uf.act_inplace(Out[0, :nc], SIGMOID)
         else:
             if fuse:
                 for c in range(nc):
@@ -721,8 +745,8 @@ def _cols_forward(th, dims, off_w, off_b, hidden, l, In0, In0f, U, Uf, V, Vf, nc
                         off_w[L - 1] if fuse else -1)
     last = U if odd else V
     for c in range(nl):
-        j = cols[c]
-        lossp[j] = _ce1(last[0, c], Y[0, j])
+        CE[c] = last[0, c]
+    _ce_terms(CE, nl, Y, cols, lossp)
 
 
 @njit(nogil=True, **_JIT)
@@ -769,19 +793,20 @@ def grad_check_cols(theta, X, Y, dims, hidden, epsilon, out, Z0, A0, loss0, CP, 
     # the loop's arrays as views that count no references (blas.borrow) into one
     # buffer; the owners stay alive to the end through keep_alive
     sizes = (theta.shape[0], A0.shape[0], m, m, nmax * m, nmax * m, _max_workspace(dims, m),
-             ncr, nmax * m, nmax * m, m, 2 * m, 2 * kmax, kmax * m, m, m, m)
+             ncr, nmax * m, nmax * m, m, 2 * m, 2 * kmax, kmax * m, m, m, m, 3 * m)
     st = _carve(sizes)
     f_own = np.empty(st[-1])
     i_own = np.zeros(4 * m, np.int64)
     fb = blas.borrow(f_own)
-    th, Ap, lossp, row, Uf, Vf, ws, CRf, Rf, Kf, anew, RS, W2f, Xcf, Tm, AX, yo = (
+    th, Ap, lossp, row, Uf, Vf, ws, CRf, Rf, Kf, anew, RS, W2f, Xcf, Tm, AX, yo, CE = (
         fb[st[0]:st[0] + sizes[0]], fb[st[1]:st[1] + sizes[1]], fb[st[2]:st[2] + sizes[2]],
         fb[st[3]:st[3] + sizes[3]], fb[st[4]:st[4] + sizes[4]], fb[st[5]:st[5] + sizes[5]],
         fb[st[6]:st[6] + sizes[6]], fb[st[7]:st[7] + sizes[7]], fb[st[8]:st[8] + sizes[8]],
         fb[st[9]:st[9] + sizes[9]], fb[st[10]:st[10] + sizes[10]],
         fb[st[11]:st[11] + sizes[11]], fb[st[12]:st[12] + sizes[12]],
         fb[st[13]:st[13] + sizes[13]], fb[st[14]:st[14] + sizes[14]],
-        fb[st[15]:st[15] + sizes[15]], fb[st[16]:st[16] + sizes[16]])
+        fb[st[15]:st[15] + sizes[15]], fb[st[16]:st[16] + sizes[16]],
+        fb[st[17]:st[17] + sizes[17]])
     th[:] = theta
     Ap[:] = A0
     lossp[:] = loss0
@@ -914,17 +939,19 @@ def grad_check_cols(theta, X, Y, dims, hidden, epsilon, out, Z0, A0, loss0, CP, 
                 if compact:
                     # g of it at the compacted columns; the others provably keep theirs
                     for c in range(ncp):
-                        R[r, c] = _act1(zr[c] + bias, act)
+                        R[r, c] = zr[c] + bias
+                    uf.act_inplace(R[r, :ncp], act)
                 else:
                     # g of it; with the row's columns compacted, whether it changed only
                     # there
                     if act == RELU:
                         for j in range(m):
                             v = zr[j] + bias
-                            anew[j] = 0.0 if v < 0.0 else v   # noqa: FURB136 (as _act1)
+                            anew[j] = 0.0 if v < 0.0 else v   # noqa: FURB136 (act_inplace)
                     else:
                         for j in range(m):
-                            anew[j] = _act1(zr[j] + bias, act)
+                            anew[j] = zr[j] + bias
+                        uf.act_inplace(anew[:m], act)
                     if later:
                         for c in range(nrest):
                             if not _same(anew[rest[c]], Ap[base + rest[c]]):
@@ -937,7 +964,7 @@ def grad_check_cols(theta, X, Y, dims, hidden, epsilon, out, Z0, A0, loss0, CP, 
                     U = blas.view2d(Uf, 0, nmax, ncp)
                     V = blas.view2d(Vf, 0, nmax, ncp)
                     _cols_forward(th, dims, off_w, off_b, hidden, l, R, Rf, U, Uf, V, Vf,
-                                  ncp, S, m, t0, CP, cpb, K, True, Y, lossp, ns, yo)
+                                  ncp, S, m, t0, CP, cpb, K, True, Y, lossp, ns, yo, CE)
                     J = inv_m * blas.pairwise_sum(lossp, False)
                     for c in range(ns):
                         lossp[S[c]] = loss0[S[c]]
@@ -952,8 +979,8 @@ def grad_check_cols(theta, X, Y, dims, hidden, epsilon, out, Z0, A0, loss0, CP, 
                     # the later layers at those columns, compacted
                     if l == L - 1:
                         for c in range(nc):
-                            j = cols[c]
-                            lossp[j] = _ce1(Ap[base + j], Y[0, j])
+                            CE[c] = Ap[base + cols[c]]
+                        _ce_terms(CE, nc, Y, cols, lossp)
                     elif l == L - 2 and dims[L] == 1 and nc > 0:
                         # one output after this layer: its dgemv_n row over every
                         # example reads the activations in place (cheaper than
@@ -962,8 +989,9 @@ def grad_check_cols(theta, X, Y, dims, hidden, epsilon, out, Z0, A0, loss0, CP, 
                         blas.gemv_rows(th[wl:wl + n], blas.view2d(Ap, off_a[l], n, m), row)
                         bias = th[off_b[L - 1]]
                         for c in range(nc):
-                            j = cols[c]
-                            lossp[j] = _ce1(_act1(row[j] + bias, SIGMOID), Y[0, j])
+                            CE[c] = row[cols[c]] + bias
+                        uf.act_inplace(CE[:nc], SIGMOID)
+                        _ce_terms(CE, nc, Y, cols, lossp)
                     elif nc > 0:
                         U = blas.view2d(Uf, 0, nmax, nc)
                         V = blas.view2d(Vf, 0, nmax, nc)
@@ -972,7 +1000,7 @@ def grad_check_cols(theta, X, Y, dims, hidden, epsilon, out, Z0, A0, loss0, CP, 
                                      nc)
                         _cols_forward(th, dims, off_w, off_b, hidden, l, U, Uf, U, Uf, V,
                                       Vf, nc, cols, m, t0, CP, cpb, K, False, Y, lossp, nc,
-                                      yo)
+                                      yo, CE)
                     J = inv_m * blas.pairwise_sum(lossp, False)
                     # back to the unperturbed state
                     for c in range(nc):

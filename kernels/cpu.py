@@ -404,7 +404,7 @@ def cross_entropy(A, Y, mode):
     A, Y = np.broadcast_arrays(A, Y)
     Af = _in_flat(A)
     return float(_lay.cross_entropy_flat(Af, _in_flat(Y), m, int(mode),
-                                         np.empty(Af.shape[0], Af.dtype)))
+                                         np.empty(2 * Af.shape[0], Af.dtype)))
 
 
 def sum_squares(x):

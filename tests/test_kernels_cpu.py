@@ -11,6 +11,7 @@ iteration counts short enough for the file to run in well under a minute once th
 are compiled (``cache=True``; a cold cache adds the one-time compilation).
 """
 
+import ctypes
 import os
 import subprocess
 import sys
@@ -21,7 +22,8 @@ from fractions import Fraction
 import numba
 import numpy as np
 import pytest
-from fastnn.kernels import _cpu_blas, _cpu_mlp, _cpu_rng, _mlp, _spec, cpu, numpy_ref
+from fastnn.kernels import (_cpu_blas, _cpu_mlp, _cpu_rng, _cpu_ufunc, _mlp, _spec, cpu,
+                           numpy_ref)
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -1278,3 +1280,106 @@ def test_warmup_runs_and_restores_numpy_state():
     seconds = cpu.warmup((np.float64,))
     assert isinstance(seconds, float) and seconds >= 0
     same_state(np.random.get_state(), before)
+
+
+# --------------------------------------------------------------------------------------
+# NumPy's own exp / log / log1p / tanh loops, as the kernels call them
+# --------------------------------------------------------------------------------------
+
+@numba.njit
+def _run_numpy_loop(f, x, y):
+    if f == 0:
+        _cpu_ufunc.exp_into(x, y)
+    elif f == 1:
+        _cpu_ufunc.log_into(x, y)
+    elif f == 2:
+        _cpu_ufunc.log1p_into(x, y)
+    else:
+        _cpu_ufunc.tanh_into(x, y)
+
+
+def _loop_inputs(f, dtype):
+    rng = np.random.default_rng(f)
+    x = np.concatenate([[0.0, -0.0, 1.0, -1.0, np.inf, -np.inf, np.nan, 1e-310, 710.0,
+                         -746.0, 89.5, -104.0], rng.uniform(-40.0, 40.0, 3000),
+                        rng.standard_normal(1000), rng.random(1000),
+                        10.0 ** rng.uniform(-40.0, 40.0, 1000)])
+    with np.errstate(all="ignore"):
+        return x.astype(dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("f", range(len(_cpu_ufunc.FUNCS)))
+def test_numpy_loops_are_the_ufuncs_to_the_bit(f, dtype):
+    # the loop NumPy picked for this CPU (SIMD code on some CPUs, libm on others)
+    uf = _cpu_ufunc.FUNCS[f]
+    x = _loop_inputs(f, dtype)
+    with np.errstate(all="ignore"):
+        for n in (0, 1, 3, 17, x.size):
+            y = np.full(n, 7.0, dtype)
+            _run_numpy_loop(f, x[:n], y)
+            np.testing.assert_array_equal(y, uf(x[:n]))
+        y = np.empty(x.size // 2 + x.size % 2, dtype)
+        _run_numpy_loop(f, x[::2], y)                   # a strided source
+        np.testing.assert_array_equal(y, uf(x[::2]))
+        z = x.copy()
+        _run_numpy_loop(f, z, z)                        # in place
+        np.testing.assert_array_equal(z, uf(x))
+
+
+def test_numpy_loops_were_all_found():
+    # every table entry is NumPy's compiled loop, none the slow Python stand-in
+    assert len(_cpu_ufunc._KEEP) == 1
+    for f, uf in enumerate(_cpu_ufunc.FUNCS):
+        for d, dtype in enumerate((np.float32, np.float64)):
+            assert _cpu_ufunc._TABLE[2 * (2 * f + d)] == _cpu_ufunc._find_loop(uf, dtype)[0]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_python_stand_in_loop_computes_the_ufunc(dtype):
+    x = _loop_inputs(0, dtype)[::3]
+    y = np.empty_like(x)
+    loop = _cpu_ufunc._python_loop(np.tanh, dtype)
+    _cpu_ufunc._call(ctypes.cast(loop, ctypes.c_void_p).value, None, x, y)
+    np.testing.assert_array_equal(y, np.tanh(x))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("act", [_spec.SIGMOID, _spec.TANH])
+def test_sigmoid_and_tanh_are_numpys_to_the_bit(act, dtype):
+    rng = np.random.default_rng(act + 10)
+    Z = (rng.standard_normal((4, 301)) * 8).astype(dtype)
+    eye = np.eye(4, dtype=dtype)
+    b = rng.standard_normal((4, 1)).astype(dtype)
+    got, want = [np.empty_like(Z) for _ in range(2)], [np.empty_like(Z) for _ in range(2)]
+    cpu.linear_act_forward(Z, eye, b, act, *got)
+    numpy_ref.linear_act_forward(Z, eye, b, act, *want)
+    if dtype == np.float64:      # small float32 layers compute in float64 (RTOL)
+        for g, w in zip(got, want):
+            np.testing.assert_array_equal(g, w)
+    dA = rng.standard_normal(Z.shape).astype(dtype)
+    dZ1, dZ2 = np.empty_like(Z), np.empty_like(Z)
+    numpy_ref.act_backward(dA, want[0], want[1], act, dZ1)
+    cpu.act_backward(dA, want[0], want[1], act, dZ2)
+    np.testing.assert_array_equal(dZ2, dZ1)
+    cpu.act_backward(dA, want[0], want[1], act, dA)   # in place, in blocks
+    np.testing.assert_array_equal(dA, dZ1)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("mode", [_spec.CE_SUM, _spec.CE_NANSUM, _spec.CE_CLIPPED,
+                                  _spec.CE_LOGITS])
+@pytest.mark.parametrize("m", [1, 255, 256, 257, 700])
+def test_cross_entropy_is_numpys_to_the_bit(m, mode, dtype):
+    # blocks of 256 for the second logarithm; saturated predictions included
+    rng = np.random.default_rng(m + mode)
+    A = rng.random((1, m)).astype(dtype)
+    if mode == _spec.CE_LOGITS:
+        A = ((A - 0.5) * 60).astype(dtype)
+    elif m > 2:
+        A[0, :2] = (0.0, 1.0)
+    Y = (rng.random((1, m)) > 0.5).astype(dtype)
+    with np.errstate(all="ignore"):
+        want = numpy_ref.cross_entropy(A, Y, mode)
+    got = cpu.cross_entropy(A, Y, mode)
+    assert got == want or (np.isnan(got) and np.isnan(want))

@@ -12,6 +12,10 @@ the assertions about it; module-scoped fixtures cannot use capsys, so they captu
 printed lines with ``contextlib.redirect_stdout``. The 2-D football data (``data.mat``)
 comes from ``shared/datasets``; tests that need it skip when it is absent.
 
+One run depends on the CPU: the large random initialisation is chaotic, and where
+NumPy's float64 ``exp`` is not the C library's (AVX-512 CPUs), NumPy itself prints other
+costs after iteration 0 than the seed. There the test reproduces NumPy's own.
+
 Not here, because no seed prints values the façade can reproduce:
 - planar ``nn_model``: seed 003 prints costs of a variant seeded with 2030 (data and
   initialisation) and stepped at learning rate 0.5, where the course and the façade use
@@ -37,6 +41,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+
+import fastnn  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -187,10 +193,35 @@ def init_runs():
     return _memoised(build)
 
 
+def _numpy_exp_log_are_libms():
+    """Whether NumPy's float64 ``exp`` and ``log`` give the C library's bits here (on
+    CPUs with AVX-512 NumPy runs SIMD loops of its own, which differ in the last bit of
+    a few percent of the values)."""
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-50.0, 50.0, 20000)
+    p = rng.uniform(0.0, 1.0, 20000)
+    return (np.array_equal(np.exp(x), [math.exp(v) for v in x])
+            and np.array_equal(np.log(p), [math.log(v) for v in p]))
+
+
 @pytest.mark.parametrize("initialization", ["zeros", "random", "he"])
 def test_initialization_model_costs(init_runs, initialization):
     run = init_runs(initialization)
-    assert_costs(run["out"], "iteration", INIT_COSTS[initialization])
+    expected = INIT_COSTS[initialization]
+    if initialization == "random" and not _numpy_exp_log_are_libms():
+        # The large random initialisation saturates the sigmoid; its run is chaotic
+        # enough that one last-bit difference in exp moves the costs after iteration 0
+        # by 1e-3. The seed's NumPy used the C library's exp; this CPU's does not, so
+        # here the costs to reproduce are NumPy's own, to the printed digit.
+        init = _module("initialization")
+        (train_X, train_Y, _, _), _ = _run(init.load_dataset)
+        with fastnn.use_backend("numpy"):
+            _, out = _run(init.model, train_X, train_Y, learning_rate=0.01,
+                          num_iterations=15000, print_cost=True, initialization="random")
+        expected = {step: float(token)
+                    for step, token in _printed_costs(out, "iteration").items()}
+        assert expected[0] == INIT_COSTS["random"][0]
+    assert_costs(run["out"], "iteration", expected)
 
 
 @pytest.mark.parametrize("initialization", ["zeros", "random", "he"])
