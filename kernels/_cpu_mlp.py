@@ -462,18 +462,41 @@ def _ce_terms(T, n, Y, cols, lossp):
         T[2 * n + c] = 1.0 - T[c]
     uf.log_into(T[n:3 * n], T[n:3 * n])
     for c in range(n):
-        a = T[c]
         j = cols[c]
-        y = Y[0, j]
-        la = T[n + c]
-        lb = T[2 * n + c]
-        if 0.0 < a < 1.0 and y == 1.0:
-            t = -la
-        elif 0.0 < a < 1.0 and y == 0.0:
-            t = -lb
-        else:
-            t = (-la) * y + (-lb) * (1.0 - y)
-        lossp[j] = t
+        lossp[j] = _ce_term(T[c], Y[0, j], T[n + c], T[2 * n + c])
+
+
+@njit(inline="always", **_JIT)
+def _ce_term(a, y, la, lb):
+    """One example's cost term from ``a``, its label ``y``, ``la = log(a)`` and
+    ``lb = log(1 - a)`` (see :func:`_ce_terms`)."""
+    if 0.0 < a < 1.0 and y == 1.0:
+        return -la
+    if 0.0 < a < 1.0 and y == 0.0:
+        return -lb
+    return (-la) * y + (-lb) * (1.0 - y)
+
+
+@njit(inline="always", **_JIT)
+def _costs_of(PZ, PC, LG, roff, rid, nrec, Y, lossp, loss0, inv_m, JS):
+    """The deferred costs of :func:`grad_check_cols`: record ``q < nrec`` holds the
+    output pre-activations ``PZ[roff[q]:roff[q + 1]]`` of one perturbation at the
+    examples ``PC[...]`` (every other example keeps its cost term); its cost goes to
+    ``JS[rid[q]]``. The sigmoid and both logarithms run once over every record
+    (``LG``: scratch of twice the values)."""
+    nv = roff[nrec]
+    uf.sigmoid_into(PZ[:nv], PZ[:nv])
+    for q in range(nv):
+        LG[q] = PZ[q]
+        LG[nv + q] = 1.0 - PZ[q]
+    uf.log_into(LG[:2 * nv], LG[:2 * nv])
+    for q in range(nrec):
+        for v in range(roff[q], roff[q + 1]):
+            j = PC[v]
+            lossp[j] = _ce_term(PZ[v], Y[0, j], LG[v], LG[nv + v])
+        JS[rid[q]] = inv_m * blas.pairwise_sum(lossp, False)
+        for v in range(roff[q], roff[q + 1]):
+            lossp[PC[v]] = loss0[PC[v]]
 
 
 @njit(inline="always", **_JIT)
@@ -710,10 +733,11 @@ def _gather_cols(Dst, src, off, t0, n, m, cols, nc):
 
 @njit(inline="always", **_JIT)
 def _cols_forward(th, dims, off_w, off_b, hidden, l, In0, In0f, U, Uf, V, Vf, nc, cols, m,
-                  t0, CP, cpb, Init, cached, Y, lossp, nl, yo, CE):
+                  t0, CP, cpb, Init, cached, PZ, PC, o, nl, yo):
     """Layers ``l + 1 ..`` at the compact columns from the input ``In0`` (layer ``l``'s
-    activations, ``nc`` apart), then the cost terms of the first ``nl`` columns into
-    ``lossp`` (``CE``: scratch of ``3 * nl`` values). The layers after the first
+    activations, ``nc`` apart), up to the output's pre-activation: those of the first
+    ``nl`` columns go to ``PZ[o:o + nl]``, their examples to ``PC`` (the sigmoid and
+    the cost follow in :func:`_costs_of`). The layers after the first
     alternate between ``V`` and ``U`` (``In0f``, ``Uf``, ``Vf``: the same flat). When
     the first is a ReLU layer on the tiles' path just before one output unit, the tiles
     add up that unit's product as they go (``yo``: scratch of ``nc`` values)."""
@@ -734,19 +758,18 @@ def _cols_forward(th, dims, off_w, off_b, hidden, l, In0, In0f, U, Uf, V, Vf, nc
                 v = yo[c] if cols[c] < m4 else _elem(th, off_w[g], 1, dims[g], 0, Inf, c,
                                                      In.shape[1], m, cols[c])
                 Out[0, c] = v + bias
-            uf.act_inplace(Out[0, :nc], SIGMOID)
         else:
             if fuse:
                 for c in range(nc):
                     yo[c] = 0.0
             _layer_cols(th, off_w[g], off_b[g], dims[g + 1], dims[g],
-                        SIGMOID if g == L - 1 else hidden, In, Inf, Out, nc, cols, m,
+                        LINEAR if g == L - 1 else hidden, In, Inf, Out, nc, cols, m,
                         t0 if first else 0, CP, cpb, Init, cached, yo,
                         off_w[L - 1] if fuse else -1)
     last = U if odd else V
     for c in range(nl):
-        CE[c] = last[0, c]
-    _ce_terms(CE, nl, Y, cols, lossp)
+        PZ[o + c] = last[0, c]
+        PC[o + c] = cols[c]
 
 
 @njit(nogil=True, **_JIT)
@@ -790,15 +813,19 @@ def grad_check_cols(theta, X, Y, dims, hidden, epsilon, out, Z0, A0, loss0, CP, 
         nmax = max(nmax, dims[l + 1])
         kmax = max(kmax, dims[l])
         ncr = max(ncr, (dims[l] // row_st[l] + 1) * m)
+    # room for the deferred costs of several perturbations (at least one)
+    cap = max(m, 8192)
     # the loop's arrays as views that count no references (blas.borrow) into one
     # buffer; the owners stay alive to the end through keep_alive
     sizes = (theta.shape[0], A0.shape[0], m, m, nmax * m, nmax * m, _max_workspace(dims, m),
-             ncr, nmax * m, nmax * m, m, 2 * m, 2 * kmax, kmax * m, m, m, m, 3 * m)
+             ncr, nmax * m, nmax * m, m, 2 * m, 2 * kmax, kmax * m, m, m, m, cap,
+             2 * cap, 2 * kmax + 2)
     st = _carve(sizes)
     f_own = np.empty(st[-1])
-    i_own = np.zeros(4 * m, np.int64)
+    i_own = np.zeros(4 * m + cap + 2 * (2 * kmax + 3), np.int64)
     fb = blas.borrow(f_own)
-    th, Ap, lossp, row, Uf, Vf, ws, CRf, Rf, Kf, anew, RS, W2f, Xcf, Tm, AX, yo, CE = (
+    (th, Ap, lossp, row, Uf, Vf, ws, CRf, Rf, Kf, anew, RS, W2f, Xcf, Tm, AX, yo, PZ, LG,
+     JS) = (
         fb[st[0]:st[0] + sizes[0]], fb[st[1]:st[1] + sizes[1]], fb[st[2]:st[2] + sizes[2]],
         fb[st[3]:st[3] + sizes[3]], fb[st[4]:st[4] + sizes[4]], fb[st[5]:st[5] + sizes[5]],
         fb[st[6]:st[6] + sizes[6]], fb[st[7]:st[7] + sizes[7]], fb[st[8]:st[8] + sizes[8]],
@@ -806,17 +833,24 @@ def grad_check_cols(theta, X, Y, dims, hidden, epsilon, out, Z0, A0, loss0, CP, 
         fb[st[11]:st[11] + sizes[11]], fb[st[12]:st[12] + sizes[12]],
         fb[st[13]:st[13] + sizes[13]], fb[st[14]:st[14] + sizes[14]],
         fb[st[15]:st[15] + sizes[15]], fb[st[16]:st[16] + sizes[16]],
-        fb[st[17]:st[17] + sizes[17]])
+        fb[st[17]:st[17] + sizes[17]], fb[st[18]:st[18] + sizes[18]],
+        fb[st[19]:st[19] + sizes[19]])
     th[:] = theta
     Ap[:] = A0
     lossp[:] = loss0
     ib = blas.borrow(i_own)
-    cols, S, mark, rest = ib[:m], ib[m:2 * m], ib[2 * m:3 * m], ib[3 * m:]
+    cols, S, mark, rest = ib[:m], ib[m:2 * m], ib[2 * m:3 * m], ib[3 * m:4 * m]
+    # the deferred costs: values, examples, record bounds and ids (see _costs_of)
+    PC = ib[4 * m:4 * m + cap]
+    roff = ib[4 * m + cap:4 * m + cap + 2 * kmax + 3]
+    rid = ib[4 * m + cap + 2 * kmax + 3:]
     theta, X, Y, Z0, A0, loss0, CP = (blas.borrow(theta), blas.borrow(X), blas.borrow(Y),
                                       blas.borrow(Z0), blas.borrow(A0), blas.borrow(loss0),
                                       blas.borrow(CP))
     Xf = X.ravel()
     inv_m = 1.0 / m
+    nrec = 0
+    roff[0] = 0
     n_rows = 0
     for l in range(L):
         n_rows += dims[l + 1]
@@ -921,9 +955,11 @@ def grad_check_cols(theta, X, Y, dims, hidden, epsilon, out, Z0, A0, loss0, CP, 
                     W2[1, t] = theta[p] - epsilon
                 blas.rows_chain_resume(W2, blas.view2d(x_src, xo, k, wd),
                                        blas.view2d(RS, 0, 2, wd), 0, 2, q * s_row, wd)
-            j_plus = 0.0
-            j_minus = 0.0
             for sign in range(2):
+                if roff[nrec] + m > cap:
+                    _costs_of(PZ, PC, LG, roff, rid, nrec, Y, lossp, loss0, inv_m, JS)
+                    nrec = 0
+                o = roff[nrec]
                 th[p] = theta[p] + epsilon if sign == 0 else theta[p] - epsilon
                 # the perturbed row of Z_l (with prefix: computed above)
                 zr = RS[sign * wd:(sign + 1) * wd] if prefix else row
@@ -936,7 +972,14 @@ def grad_check_cols(theta, X, Y, dims, hidden, epsilon, out, Z0, A0, loss0, CP, 
                         row[j] = _elem(th, off_w[l], n, k, r, a_src, ao + j, m, m, j)
                 bias = th[off_b[l] + r]
                 inside = later
-                if compact:
+                nv = 0
+                if l == L - 1:
+                    # an output row: its pre-activations at every example
+                    for j in range(m):
+                        PZ[o + j] = zr[j] + bias
+                        PC[o + j] = j
+                    nv = m
+                elif compact:
                     # g of it at the compacted columns; the others provably keep theirs
                     for c in range(ncp):
                         R[r, c] = zr[c] + bias
@@ -960,14 +1003,14 @@ def grad_check_cols(theta, X, Y, dims, hidden, epsilon, out, Z0, A0, loss0, CP, 
                         if inside:
                             for c in range(ncp):
                                 R[r, c] = anew[S[c]]
-                if inside:
+                if l == L - 1:
+                    pass
+                elif inside:
                     U = blas.view2d(Uf, 0, nmax, ncp)
                     V = blas.view2d(Vf, 0, nmax, ncp)
                     _cols_forward(th, dims, off_w, off_b, hidden, l, R, Rf, U, Uf, V, Vf,
-                                  ncp, S, m, t0, CP, cpb, K, True, Y, lossp, ns, yo, CE)
-                    J = inv_m * blas.pairwise_sum(lossp, False)
-                    for c in range(ns):
-                        lossp[S[c]] = loss0[S[c]]
+                                  ncp, S, m, t0, CP, cpb, K, True, PZ, PC, o, ns, yo)
+                    nv = ns
                 else:
                     # the columns where g changed
                     nc = 0
@@ -977,11 +1020,8 @@ def grad_check_cols(theta, X, Y, dims, hidden, epsilon, out, Z0, A0, loss0, CP, 
                             cols[nc] = j
                             nc += 1
                     # the later layers at those columns, compacted
-                    if l == L - 1:
-                        for c in range(nc):
-                            CE[c] = Ap[base + cols[c]]
-                        _ce_terms(CE, nc, Y, cols, lossp)
-                    elif l == L - 2 and dims[L] == 1 and nc > 0:
+                    nv = nc
+                    if l == L - 2 and dims[L] == 1 and nc > 0:
                         # one output after this layer: its dgemv_n row over every
                         # example reads the activations in place (cheaper than
                         # compacting them)
@@ -989,9 +1029,8 @@ def grad_check_cols(theta, X, Y, dims, hidden, epsilon, out, Z0, A0, loss0, CP, 
                         blas.gemv_rows(th[wl:wl + n], blas.view2d(Ap, off_a[l], n, m), row)
                         bias = th[off_b[L - 1]]
                         for c in range(nc):
-                            CE[c] = row[cols[c]] + bias
-                        uf.act_inplace(CE[:nc], SIGMOID)
-                        _ce_terms(CE, nc, Y, cols, lossp)
+                            PZ[o + c] = row[cols[c]] + bias
+                            PC[o + c] = cols[c]
                     elif nc > 0:
                         U = blas.view2d(Uf, 0, nmax, nc)
                         V = blas.view2d(Vf, 0, nmax, nc)
@@ -999,20 +1038,22 @@ def grad_check_cols(theta, X, Y, dims, hidden, epsilon, out, Z0, A0, loss0, CP, 
                         _gather_cols(U, Ap, off_a[l], 0 if gn % 2 == 1 else t0, n, m, cols,
                                      nc)
                         _cols_forward(th, dims, off_w, off_b, hidden, l, U, Uf, U, Uf, V,
-                                      Vf, nc, cols, m, t0, CP, cpb, K, False, Y, lossp, nc,
-                                      yo, CE)
-                    J = inv_m * blas.pairwise_sum(lossp, False)
+                                      Vf, nc, cols, m, t0, CP, cpb, K, False, PZ, PC, o,
+                                      nc, yo)
                     # back to the unperturbed state
                     for c in range(nc):
                         j = cols[c]
-                        lossp[j] = loss0[j]
                         Ap[base + j] = A0[base + j]
-                if sign == 0:
-                    j_plus = J
-                else:
-                    j_minus = J
+                roff[nrec + 1] = o + nv
+                rid[nrec] = 2 * t + sign
+                nrec += 1
                 th[p] = theta[p]
-            out[p] = (j_plus - j_minus) / (2.0 * epsilon)
+        # the row's costs, then its differences
+        _costs_of(PZ, PC, LG, roff, rid, nrec, Y, lossp, loss0, inv_m, JS)
+        nrec = 0
+        for t in range(k + 1):
+            p = off_w[l] + r * k + t if t < k else off_b[l] + r
+            out[p] = (JS[2 * t] - JS[2 * t + 1]) / (2.0 * epsilon)
     blas.keep_alive(f_own, i_own)
 
 
