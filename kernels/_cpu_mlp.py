@@ -331,11 +331,11 @@ def grad_check_kernel(theta, X, Y, dims, hidden, epsilon, out, lo, hi):
     Zp[:] = Z0
     wrow = np.empty(kmax, dt)
     e = dt.type(epsilon)
-    yf = Y[0]
     nz = off_a[L] - off_a[L - 1]
-    # every perturbation's output pre-activations, then their sigmoid and logarithms
-    ZL = np.empty(2 * (hi - lo) * nz, dt)
-    LG = np.empty(2 * ZL.shape[0], dt)
+    # every perturbation's output pre-activations, then their sigmoid and cost terms
+    # (with room for _ce_terms' scratch)
+    nq = 2 * (hi - lo) * nz
+    ZL = np.empty(3 * nq, dt)
     for i in range(lo, hi):
         l = 0
         while l < L - 1 and i >= off_w[l + 1]:
@@ -385,16 +385,8 @@ def grad_check_kernel(theta, X, Y, dims, hidden, epsilon, out, lo, hi):
             if l == L - 1:
                 Zl[r] = Z0[off_a[l] + r * m:off_a[l] + (r + 1) * m]
     # the cost of each: lay.cross_entropy_flat (CE_SUM) of its sigmoid
-    nq = ZL.shape[0]
-    one = dt.type(1.0)
-    uf.sigmoid_into(ZL, ZL)
-    for q in range(nq):
-        LG[q] = ZL[q]
-        LG[nq + q] = one - ZL[q]
-    uf.log_into(LG, LG)
-    for q in range(nq):
-        y = yf[q % nz]
-        ZL[q] = (-LG[q]) * y + (-LG[nq + q]) * (one - y)
+    uf.sigmoid_into(ZL[:nq], ZL[:nq])
+    _ce_terms(ZL, nq, Y, np.arange(nq) % nz)
     inv_m = dt.type(1.0 / m)
     for i in range(lo, hi):
         q0 = 2 * (i - lo) * nz
@@ -449,51 +441,46 @@ def grad_check_small(theta, X, Y, dims, hidden, epsilon, out, max_work):
 
 
 @njit(inline="always", **_JIT)
-def _ce_terms(T, n, Y, cols, lossp):
+def _ce_terms(T, n, Y, cols):
     """The cost terms of :func:`._cpu_layers.cross_entropy_flat` (``CE_SUM``) of the
-    ``n`` predictions ``T[:n]``: ``lossp[j]`` for example ``j = cols[c]``; ``T[n:3 * n]``
-    is scratch, for ``log(a)`` and ``log(1 - a)`` (NumPy's loop, over all of them).
+    ``n`` predictions ``T[:n]``, in place; ``T[c]`` is example ``cols[c]``'s (its label
+    ``Y[0, cols[c]]``). ``T[n:3 * n]`` is scratch, for ``log(a)`` and ``log(1 - a)``
+    (one call of NumPy's loop).
 
     For a label of exactly 0 or 1 and ``0 < a < 1`` the other term is ``+0.0`` and
     adding it changes nothing, so it is not added.
     """
+    one = T.dtype.type(1.0)
     for c in range(n):
         T[n + c] = T[c]
-        T[2 * n + c] = 1.0 - T[c]
+        T[2 * n + c] = one - T[c]
     uf.log_into(T[n:3 * n], T[n:3 * n])
     for c in range(n):
-        j = cols[c]
-        lossp[j] = _ce_term(T[c], Y[0, j], T[n + c], T[2 * n + c])
+        a = T[c]
+        y = Y[0, cols[c]]
+        la = T[n + c]
+        lb = T[2 * n + c]
+        if 0.0 < a < 1.0 and y == 1.0:
+            T[c] = -la
+        elif 0.0 < a < 1.0 and y == 0.0:
+            T[c] = -lb
+        else:
+            T[c] = (-la) * y + (-lb) * (one - y)
 
 
 @njit(inline="always", **_JIT)
-def _ce_term(a, y, la, lb):
-    """One example's cost term from ``a``, its label ``y``, ``la = log(a)`` and
-    ``lb = log(1 - a)`` (see :func:`_ce_terms`)."""
-    if 0.0 < a < 1.0 and y == 1.0:
-        return -la
-    if 0.0 < a < 1.0 and y == 0.0:
-        return -lb
-    return (-la) * y + (-lb) * (1.0 - y)
-
-
-@njit(inline="always", **_JIT)
-def _costs_of(PZ, PC, LG, roff, rid, nrec, Y, lossp, loss0, inv_m, JS):
+def _costs_of(PZ, PC, roff, rid, nrec, Y, lossp, loss0, inv_m, JS):
     """The deferred costs of :func:`grad_check_cols`: record ``q < nrec`` holds the
     output pre-activations ``PZ[roff[q]:roff[q + 1]]`` of one perturbation at the
     examples ``PC[...]`` (every other example keeps its cost term); its cost goes to
-    ``JS[rid[q]]``. The sigmoid and both logarithms run once over every record
-    (``LG``: scratch of twice the values)."""
+    ``JS[rid[q]]``. The sigmoid and the logarithms run once over every record (``PZ``
+    has room for three times the values)."""
     nv = roff[nrec]
     uf.sigmoid_into(PZ[:nv], PZ[:nv])
-    for q in range(nv):
-        LG[q] = PZ[q]
-        LG[nv + q] = 1.0 - PZ[q]
-    uf.log_into(LG[:2 * nv], LG[:2 * nv])
+    _ce_terms(PZ, nv, Y, PC)
     for q in range(nrec):
         for v in range(roff[q], roff[q + 1]):
-            j = PC[v]
-            lossp[j] = _ce_term(PZ[v], Y[0, j], LG[v], LG[nv + v])
+            lossp[PC[v]] = PZ[v]
         JS[rid[q]] = inv_m * blas.pairwise_sum(lossp, False)
         for v in range(roff[q], roff[q + 1]):
             lossp[PC[v]] = loss0[PC[v]]
@@ -674,10 +661,10 @@ def grad_check_setup(theta, X, Y, dims, hidden, cp_max=CP_MAX):
                             theta[off_b[l]:off_b[l] + n], SIGMOID if l == L - 1 else hidden,
                             Z0[off_a[l]:off_a[l] + n * m].reshape(n, m), Al, ws)
         a_in = Al
-    loss0 = np.empty(m)
     T = np.empty(3 * m)
     T[:m] = A0[off_a[L - 1]:off_a[L - 1] + m]
-    _ce_terms(T, m, Y, np.arange(m), loss0)
+    _ce_terms(T, m, Y, np.arange(m))
+    loss0 = T[:m].copy()
     cp_off = np.zeros(L + 1, np.int64)
     cp_nq = np.ones(L, np.int64)
     cp_st = np.ones(L, np.int64)
@@ -818,14 +805,13 @@ def grad_check_cols(theta, X, Y, dims, hidden, epsilon, out, Z0, A0, loss0, CP, 
     # the loop's arrays as views that count no references (blas.borrow) into one
     # buffer; the owners stay alive to the end through keep_alive
     sizes = (theta.shape[0], A0.shape[0], m, m, nmax * m, nmax * m, _max_workspace(dims, m),
-             ncr, nmax * m, nmax * m, m, 2 * m, 2 * kmax, kmax * m, m, m, m, cap,
-             2 * cap, 2 * kmax + 2)
+             ncr, nmax * m, nmax * m, m, 2 * m, 2 * kmax, kmax * m, m, m, m, 3 * cap,
+             2 * kmax + 2)
     st = _carve(sizes)
     f_own = np.empty(st[-1])
     i_own = np.zeros(4 * m + cap + 2 * (2 * kmax + 3), np.int64)
     fb = blas.borrow(f_own)
-    (th, Ap, lossp, row, Uf, Vf, ws, CRf, Rf, Kf, anew, RS, W2f, Xcf, Tm, AX, yo, PZ, LG,
-     JS) = (
+    th, Ap, lossp, row, Uf, Vf, ws, CRf, Rf, Kf, anew, RS, W2f, Xcf, Tm, AX, yo, PZ, JS = (
         fb[st[0]:st[0] + sizes[0]], fb[st[1]:st[1] + sizes[1]], fb[st[2]:st[2] + sizes[2]],
         fb[st[3]:st[3] + sizes[3]], fb[st[4]:st[4] + sizes[4]], fb[st[5]:st[5] + sizes[5]],
         fb[st[6]:st[6] + sizes[6]], fb[st[7]:st[7] + sizes[7]], fb[st[8]:st[8] + sizes[8]],
@@ -833,8 +819,7 @@ def grad_check_cols(theta, X, Y, dims, hidden, epsilon, out, Z0, A0, loss0, CP, 
         fb[st[11]:st[11] + sizes[11]], fb[st[12]:st[12] + sizes[12]],
         fb[st[13]:st[13] + sizes[13]], fb[st[14]:st[14] + sizes[14]],
         fb[st[15]:st[15] + sizes[15]], fb[st[16]:st[16] + sizes[16]],
-        fb[st[17]:st[17] + sizes[17]], fb[st[18]:st[18] + sizes[18]],
-        fb[st[19]:st[19] + sizes[19]])
+        fb[st[17]:st[17] + sizes[17]], fb[st[18]:st[18] + sizes[18]])
     th[:] = theta
     Ap[:] = A0
     lossp[:] = loss0
@@ -957,7 +942,7 @@ def grad_check_cols(theta, X, Y, dims, hidden, epsilon, out, Z0, A0, loss0, CP, 
                                        blas.view2d(RS, 0, 2, wd), 0, 2, q * s_row, wd)
             for sign in range(2):
                 if roff[nrec] + m > cap:
-                    _costs_of(PZ, PC, LG, roff, rid, nrec, Y, lossp, loss0, inv_m, JS)
+                    _costs_of(PZ, PC, roff, rid, nrec, Y, lossp, loss0, inv_m, JS)
                     nrec = 0
                 o = roff[nrec]
                 th[p] = theta[p] + epsilon if sign == 0 else theta[p] - epsilon
@@ -1049,7 +1034,7 @@ def grad_check_cols(theta, X, Y, dims, hidden, epsilon, out, Z0, A0, loss0, CP, 
                 nrec += 1
                 th[p] = theta[p]
         # the row's costs, then its differences
-        _costs_of(PZ, PC, LG, roff, rid, nrec, Y, lossp, loss0, inv_m, JS)
+        _costs_of(PZ, PC, roff, rid, nrec, Y, lossp, loss0, inv_m, JS)
         nrec = 0
         for t in range(k + 1):
             p = off_w[l] + r * k + t if t < k else off_b[l] + r
