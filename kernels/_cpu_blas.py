@@ -1653,8 +1653,39 @@ def mm_nn(W, A, C, ws):
             if odd:
                 gemm_row(W[n - 1], A, C[n - 1], True, ws)
         else:
+            _mm_nn_k_blocks(W, A, C, odd)
+
+
+@njit(**_JIT)
+def _mm_nn_k_blocks(W, A, C, odd):
+    """:func:`mm_nn` for ``k > GEMM_Q`` (and ``n, m >= 2``): each k block of ``A`` is
+    read once for all the rows (row by row, :func:`gemm_row` would stream the whole of
+    ``A`` from memory once per row), in the vector tiles of :func:`_rows_chain`; the odd
+    last row in the one-column order. Every element gets :func:`gemm_row`'s bits: the
+    first block's chain, then each further block's chain added to it.
+    """
+    n, k = W.shape
+    m = A.shape[1]
+    ne = n - 1 if odd else n
+    Wb = np.empty(n * GEMM_Q, C.dtype)
+    T = np.empty((n, m), C.dtype)
+    ls = 0
+    while ls < k:
+        kb = gemm_k_block(k - ls)
+        Wk = Wb[:n * kb].reshape(n, kb)     # the block's columns of W, C-contiguous
+        for i in range(n):
+            for t in range(kb):
+                Wk[i, t] = W[i, ls + t]
+        Ak = A[ls:ls + kb]
+        dst = C if ls == 0 else T
+        _rows_chain(Wk, False, Ak, dst, 0, ne)
+        if odd:
+            _tail_rows(Wk[n - 1], Ak, dst[n - 1], T[0])
+        if ls > 0:
             for i in range(n):
-                gemm_row(W[i], A, C[i], odd and i == n - 1, ws)
+                for j in range(m):
+                    C[i, j] = C[i, j] + T[i, j]
+        ls += kb
 
 
 @njit(inline="always", **_JIT)

@@ -43,6 +43,17 @@ def workspace_size(n_out, n_in, m):
     return m * (n_out + n_in) + n_out + n_in + 10 * big + 16
 
 
+@njit(inline="always", **_JIT)
+def use_blas(n_out, n_in, m, blas_min_work, hand_rows):
+    """Whether a layer's products go to NumPy's ``np.dot`` rather than the hand loops:
+    ``n_out * n_in * m`` at least ``blas_min_work``, unless the layer has 2 to
+    ``hand_rows`` units (see ``cpu.hand_rows``). Few rows make a flat product, which
+    OpenBLAS packs and runs below its rate; the hand loops read each k block of the
+    input once for all rows.
+    """
+    return n_out * n_in * m >= blas_min_work and not 2 <= n_out <= hand_rows
+
+
 # --------------------------------------------------------------------------- activations
 @njit(**_JIT)
 def activate_row(z, a, bias, act):

@@ -4,8 +4,9 @@
 call, on preallocated flat workspaces (per-layer ``Z``, ``A`` and dropout masks at
 offsets computed from ``dims``; two ping-pong gradient buffers; one flat gradient the
 shape of ``theta``, so the optimizer step is one pass). Layers with
-``n_out * n_in * batch < blas_min_work`` use the hand loops of :mod:`._cpu_blas`
-(NumPy's exact summation order), larger ones NumPy's ``np.dot`` (see ``_cpu_layers``).
+``n_out * n_in * batch < blas_min_work``, or of 2 to ``hand_rows`` units, use the hand
+loops of :mod:`._cpu_blas` (NumPy's exact summation order), the others NumPy's
+``np.dot`` (see ``_cpu_layers.use_blas``).
 NumPy's legacy stream (per-epoch shuffle seeds, compat-dropout reseeding) runs on a
 private MT19937 key; the kernel returns it so the wrapper can leave NumPy's global state
 where ``numpy_ref`` would.
@@ -107,7 +108,7 @@ def _carve(sizes):
 def train_kernel(X, Y, dims, hidden, theta, opt_m, opt_v, first_epoch, n_epochs,
                  optimizer, lrs, beta, beta1, beta2, eps, t, batch_size, shuffle_seed,
                  lambd, keep_prob, dropout_mode, dropout_seed, cost_mode, grad_form,
-                 cost_every, costs, blas_min_work, key_out):
+                 cost_every, costs, blas_min_work, hand_rows, key_out):
     """``numpy_ref.train_mlp`` in one call; returns ``(t, rng_used, pos)``.
 
     When ``rng_used`` is 1, NumPy's legacy stream must be set to ``(key_out, pos)``.
@@ -205,7 +206,7 @@ def train_kernel(X, Y, dims, hidden, theta, opt_m, opt_v, first_epoch, n_epochs,
                 Z = blas.view2d(z_buf, off_a[l], n, mb)
                 A = blas.view2d(a_buf, off_a[l], n, mb)
                 act = SIGMOID if l == L - 1 else hidden
-                if n * k * mb >= blas_min_work:
+                if lay.use_blas(n, k, mb, blas_min_work, hand_rows):
                     lay.linear_act_blas(a_in, W, b, act, Z, A)
                 else:
                     lay.linear_act_hand(a_in, W, b, act, Z, A, ws)
@@ -265,7 +266,7 @@ def train_kernel(X, Y, dims, hidden, theta, opt_m, opt_v, first_epoch, n_epochs,
                 else:
                     a_prev = xin
                     dA = dZ
-                if n * k * mb >= blas_min_work:
+                if lay.use_blas(n, k, mb, blas_min_work, hand_rows):
                     lay.linear_backward_blas(dZ, a_prev, W, scale, l2, dW, db, dA, want)
                 else:
                     lay.linear_backward_hand(dZ, a_prev, W, scale, l2, dW, db, dA, want, ws)

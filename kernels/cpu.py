@@ -28,6 +28,15 @@ Size thresholds (module constants, measured on the project's 2-vCPU AVX2 machine
 ``BLAS_MIN_WORK`` / ``TRAIN_BLAS_MIN_WORK`` — layers with ``n_out * n_in * m`` at least
 this use NumPy's ``np.dot`` (from the wrapper / from the compiled loop in object mode,
 which costs ~10 us a call); below, the hand loops are faster.
+``HAND_ROWS`` — while NumPy's BLAS runs on one thread, layers of 2 to ``HAND_ROWS`` units
+take the hand loops at any size: OpenBLAS packs the input of such a flat product and
+runs it well below its rate, while the hand loops read each k block of the input once
+for all the rows. Measured (forward; backward without ``dA_prev``) with 12288 x 209,
+1000 x 209, 300 x 1000 and 100 x 2000 inputs on the AVX-512 machine: 1.04-1.56x at 20
+units, mixed at 24. Against a multi-threaded OpenBLAS (faster here up to about 12 units)
+they are not used: OpenBLAS then splits some products differently (a 7 x 1100 @ 1100 x
+150 product on two threads differs from its one-thread bits), so its bits are not the
+hand loops' order.
 ``PAR_MIN_SIZE`` — elementwise kernels (optimizers, fast dropout) on at least this many
 elements use ``prange``. On the measuring machine two threads gave no speed-up at all
 (its two vCPUs deliver one core of throughput) and Numba's default OpenMP layer stalled
@@ -41,6 +50,7 @@ Parallel work is partitioned elementwise, so results never depend on the thread 
 
 import ctypes
 import functools
+import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -72,6 +82,8 @@ NAME = "numba"
 BLAS_MIN_WORK = 16384
 #: Inside the compiled training loop (an object-mode call costs ~10 us) the threshold.
 TRAIN_BLAS_MIN_WORK = 131072
+#: Layers of 2 to ``HAND_ROWS`` units take the hand loops at any size (BLAS on one thread).
+HAND_ROWS = 20
 #: Elementwise kernels switch to ``prange`` at this many elements (see the module notes).
 PAR_MIN_SIZE = 5_000_000
 #: Gradient checks of at least this many multiply-adds run over threads.
@@ -124,6 +136,51 @@ def _seed64(seed):
 
 
 _F64 = np.dtype(np.float64)
+
+
+@functools.cache
+def _blas_libraries():
+    """threadpoolctl's controllers of the BLAS libraries loaded (NumPy's among them)."""
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:                             # (a dependency of scikit-learn)
+        return ()
+    return tuple(ThreadpoolController().select(user_api="blas").lib_controllers)
+
+
+def hand_rows():
+    """The most units a layer may have and still take the hand loops at any size.
+
+    ``HAND_ROWS`` while NumPy's BLAS runs on one thread (``threadpoolctl`` limits
+    included), else 0. Layers of 2 to this many units take the hand loops; the others
+    take NumPy's ``np.dot`` from ``BLAS_MIN_WORK`` multiply-adds (``TRAIN_BLAS_MIN_WORK``
+    in the training loop).
+
+    Returns
+    -------
+    int
+    """
+    libraries = _blas_libraries()
+    if not libraries:
+        return 0
+    return HAND_ROWS if max(lib.get_num_threads() for lib in libraries) == 1 else 0
+
+
+def _blas_layer(n_out, *arrays):
+    """Whether a layer wrapper of at least ``BLAS_MIN_WORK`` multiply-adds calls NumPy's
+    ``np.dot``: float32 layers always (the hand loops compute in float64, NumPy's
+    products in float32), float64 layers unless they have 2 to :func:`hand_rows` units."""
+    if not 2 <= n_out <= HAND_ROWS:
+        return True
+    return np.result_type(*arrays) != _F64 or n_out > hand_rows()
+
+
+def _train_hand_rows(dims, batch):
+    """:func:`hand_rows` when a layer of the training loop depends on it, else 0."""
+    for n_in, n_out in zip(dims[:-1], dims[1:]):
+        if 2 <= n_out <= HAND_ROWS and n_out * n_in * batch >= TRAIN_BLAS_MIN_WORK:
+            return hand_rows()
+    return 0
 
 
 def _in64(a):
@@ -205,7 +262,7 @@ def linear_act_forward(A_prev, W, b, act, Z, A):
     """
     n_out, n_in = W.shape
     m = A_prev.shape[1]
-    if n_out * n_in * m >= BLAS_MIN_WORK:
+    if n_out * n_in * m >= BLAS_MIN_WORK and _blas_layer(n_out, A_prev, W):
         # NumPy's own np.dot (the same BLAS call as numpy_ref), then the fused epilogue
         _check_outputs(Z=Z, A=A)
         Zo, Ao = _outp(Z), _outp(A)
@@ -293,7 +350,7 @@ def linear_backward(dZ, A_prev, W, scale, l2, dW, db, dA_prev):
     """
     n_out, n_in = W.shape
     m = dZ.shape[1]
-    small = n_out * n_in * m < BLAS_MIN_WORK
+    small = n_out * n_in * m < BLAS_MIN_WORK or not _blas_layer(n_out, dZ, A_prev, W)
     if small and dZ.dtype is _F64 and A_prev.flags.c_contiguous:
         try:
             _backward_exact()(dZ, A_prev, W, float(scale), float(l2), dW, db, dA_prev)
@@ -349,7 +406,8 @@ def linear_act_backward(dA, Z, A, act, A_prev, W, scale, l2, dZ, dW, db, dA_prev
     dW, db, dA_prev : ndarray
         Outputs, as for :func:`linear_backward` (``dA_prev`` may be None).
     """
-    if A_prev.dtype is _F64 and W.size * A_prev.shape[1] < BLAS_MIN_WORK:
+    if A_prev.dtype is _F64 and (W.size * A_prev.shape[1] < BLAS_MIN_WORK
+                                 or not _blas_layer(W.shape[0], A_prev, W)):
         try:                                # small C-contiguous float64: one compiled call
             _act_linear_backward_exact()(dA, Z, A, act, A_prev, W, scale, l2, dZ, dW, db,
                                          dA_prev)
@@ -826,7 +884,9 @@ def train_mlp(X, Y, dims, hidden, theta, opt_m, opt_v, first_epoch, n_epochs, op
         float(beta), float(beta1), float(beta2), float(eps), t, batch_size,
         int(shuffle_seed), float(lambd), float(keep_prob), int(dropout_mode),
         _seed64(dropout_seed), int(cost_mode), int(grad_form), cost_every,
-        costs_o if costs_o.ndim == 1 else _flat(costs_o), int(TRAIN_BLAS_MIN_WORK), key)
+        costs_o if costs_o.ndim == 1 else _flat(costs_o), int(TRAIN_BLAS_MIN_WORK),
+        _train_hand_rows(dims.tolist(), min(batch_size, X.shape[1]) if batch_size > 0
+                         else X.shape[1]), key)
     if used:
         _set_numpy_mt(key, pos)
     if copied:

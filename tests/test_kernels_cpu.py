@@ -324,7 +324,8 @@ HAND_PRODUCT_SHAPES = [(5, 10, 300), (10, 2, 300), (20, 2, 211), (3, 20, 211), (
                        (4, 7, 33), (7, 5, 9), (9, 3, 16), (11, 6, 5), (6, 9, 131),
                        (2, 13, 40), (13, 4, 20), (3, 3, 3), (1, 5, 300), (5, 1, 300),
                        (8, 12, 257), (9, 37, 1), (6, 2100, 1), (1, 9, 2100),
-                       (14, 3, 40), (27, 3, 300), (24, 2, 17), (16, 3, 45), (22, 2, 9)]
+                       (14, 3, 40), (27, 3, 300), (24, 2, 17), (16, 3, 45), (22, 2, 9),
+                       (7, 700, 33), (2, 600, 5), (3, 513, 40), (6, 300, 17), (5, 1100, 3)]
 
 
 @pytest.mark.parametrize("shape", HAND_PRODUCT_SHAPES)
@@ -1185,6 +1186,44 @@ def test_train_grad_forms(grad_form):
 def test_train_deeper_net_and_long_k_blocks():
     X, Y = _data(5, 600, seed=4)                     # m > 256: OpenBLAS splits k
     _compare_training(100, data=(X, Y), dims=[5, 10, 7, 5, 1], lr=0.05, cost_every=7)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_flat_wide_layers_take_the_hand_loops_with_numpys_bits(threads):
+    # on one BLAS thread, layers of 2 to HAND_ROWS units take the hand loops at any size
+    # (the k-blocked products: 1100 inputs is five OpenBLAS k blocks); on more, NumPy's
+    # np.dot (a multi-threaded OpenBLAS splits some products in another order). Every
+    # output is NumPy's to the bit either way
+    from threadpoolctl import threadpool_limits
+
+    n_out, n_in, m = 7, 1100, 40
+    assert n_out * n_in * m >= cpu.BLAS_MIN_WORK
+    rng = np.random.default_rng(threads)
+    A_prev, W = rng.standard_normal((n_in, m)), rng.standard_normal((n_out, n_in)) * 0.05
+    b, dA = rng.standard_normal((n_out, 1)), rng.standard_normal((n_out, m))
+    with threadpool_limits(threads, "blas"):
+        assert cpu.hand_rows() == (cpu.HAND_ROWS if threads == 1 else 0)
+        assert cpu._blas_layer(n_out, A_prev, W) == (threads > 1)
+        assert cpu._blas_layer(n_out, A_prev.astype(np.float32), W.astype(np.float32))
+        assert cpu._blas_layer(cpu.HAND_ROWS + 1, A_prev, W)
+        assert cpu._blas_layer(1, A_prev, W)
+        outs = []
+        for K in (numpy_ref, cpu):
+            Z, A = np.empty((n_out, m)), np.empty((n_out, m))
+            K.linear_act_forward(A_prev, W, b, _spec.RELU, Z, A)
+            dZ, dW, db = np.empty_like(dA), np.empty_like(W), np.empty((n_out, 1))
+            dAp = np.empty_like(A_prev)
+            K.linear_act_backward(dA, Z, A, _spec.RELU, A_prev, W, 1.0 / m, 0.1, dZ, dW, db,
+                                  dAp)
+            outs.append((Z, A, dZ, dW, db, dAp))
+        for got, want in zip(outs[1], outs[0]):
+            np.testing.assert_array_equal(got.view(np.int64), want.view(np.int64))
+        # the training loop: a first layer of 7 units on 1100 inputs, and one of 3
+        X, Y = _data(n_in, 150, seed=5)      # (150 examples: a product 2 threads split)
+        ref, got = _compare_training(20, data=(X, Y), dims=[n_in, 7, 3, 1], lr=0.05,
+                                     cost_every=3)
+        for a, b_ in zip(got[:4], ref[:4]):
+            np.testing.assert_array_equal(a, b_)
 
 
 def test_train_chunks_equal_one_call():
