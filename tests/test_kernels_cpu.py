@@ -1218,12 +1218,22 @@ def test_flat_wide_layers_take_the_hand_loops_with_numpys_bits(threads):
             outs.append((Z, A, dZ, dW, db, dAp))
         for got, want in zip(outs[1], outs[0]):
             np.testing.assert_array_equal(got.view(np.int64), want.view(np.int64))
-        # the training loop: a first layer of 7 units on 1100 inputs, and one of 3
-        X, Y = _data(n_in, 150, seed=5)      # (150 examples: a product 2 threads split)
-        ref, got = _compare_training(20, data=(X, Y), dims=[n_in, 7, 3, 1], lr=0.05,
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_train_flat_wide_first_layer_has_numpys_bits(threads):
+    # a first layer of 7 units on 1100 inputs: the hand loops on one BLAS thread, np.dot
+    # on two (150 examples: a product two OpenBLAS threads split in another order)
+    from threadpoolctl import threadpool_limits
+
+    X, Y = _data(1100, 150, seed=5)
+    with threadpool_limits(threads, "blas"):
+        assert cpu._train_hand_rows([1100, 7, 3, 1], 150) == (cpu.HAND_ROWS
+                                                              if threads == 1 else 0)
+        ref, got = _compare_training(20, data=(X, Y), dims=[1100, 7, 3, 1], lr=0.05,
                                      cost_every=3)
-        for a, b_ in zip(got[:4], ref[:4]):
-            np.testing.assert_array_equal(a, b_)
+    for a, b in zip(got[:4], ref[:4]):
+        np.testing.assert_array_equal(a, b)
 
 
 def test_train_chunks_equal_one_call():
