@@ -50,7 +50,6 @@ Parallel work is partitioned elementwise, so results never depend on the thread 
 
 import ctypes
 import functools
-import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 
