@@ -82,6 +82,9 @@ def _describe(x):
     return repr(x) if len(repr(x)) < 80 else f"{type(x).__name__} object"
 
 
+_FLOAT_DTYPES = (np.dtype(np.float64), np.dtype(np.float32))
+
+
 def as_float_array(x, name, ndim=None, finite=None, copy=False):
     """Return ``x`` as a float32/float64 ndarray, or raise naming ``name``.
 
@@ -89,18 +92,21 @@ def as_float_array(x, name, ndim=None, finite=None, copy=False):
     reach the caller); integers and booleans become float64; complex, object and string
     data raise TypeError.
     """
-    if isinstance(x, (str, bytes)) or x is None or isinstance(x, dict):
-        raise TypeError(f"{name} must be a real numeric array, got {_describe(x)}")
-    arr = x if isinstance(x, np.ndarray) else np.asarray(x)
-    kind = arr.dtype.kind
-    if kind == "c":
-        raise TypeError(f"{name} must be real, got complex dtype {arr.dtype}")
-    if kind not in "fiub":
-        raise TypeError(f"{name} must be a real numeric array, got dtype {arr.dtype}")
-    if arr.dtype not in (np.float32, np.float64):
-        arr = arr.astype(np.float64)
-    elif copy:
-        arr = arr.copy()
+    if type(x) is np.ndarray and x.dtype in _FLOAT_DTYPES:    # the common case
+        arr = x.copy() if copy else x
+    else:
+        if isinstance(x, (str, bytes)) or x is None or isinstance(x, dict):
+            raise TypeError(f"{name} must be a real numeric array, got {_describe(x)}")
+        arr = x if isinstance(x, np.ndarray) else np.asarray(x)
+        kind = arr.dtype.kind
+        if kind == "c":
+            raise TypeError(f"{name} must be real, got complex dtype {arr.dtype}")
+        if kind not in "fiub":
+            raise TypeError(f"{name} must be a real numeric array, got dtype {arr.dtype}")
+        if arr.dtype not in (np.float32, np.float64):
+            arr = arr.astype(np.float64)
+        elif copy:
+            arr = arr.copy()
     if ndim is not None and arr.ndim not in (ndim if isinstance(ndim, tuple) else (ndim,)):
         raise ValueError(f"{name} must be {ndim}-dimensional, got shape {arr.shape}")
     if finite is None:
