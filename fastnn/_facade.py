@@ -24,12 +24,14 @@ def _contiguous(a, dtype):
     return np.ascontiguousarray(a, dtype=dtype)
 
 
-def net_inputs(X, parameters, L=None, name="parameters", x_name="X"):
+def net_inputs(X, parameters, L=None, name="parameters", x_name="X", finite=None):
     """Validated ``(X, Ws, bs)`` for a forward pass, sharing one float dtype.
 
     The arrays handed to the kernels are C-contiguous with bias columns ``(n, 1)``.
+    ``finite`` applies to the parameters (``X`` follows the option); a caller passing
+    False checks them itself.
     """
-    Ws, bs = v.layer_arrays(parameters, name, L=L)
+    Ws, bs = v.layer_arrays(parameters, name, L=L, finite=finite)
     X = v.as_data(X, x_name)
     v.check_input_width(X, Ws[0], x_name, f"{name}['W1']")
     dtype = np.result_type(X.dtype, Ws[0].dtype)

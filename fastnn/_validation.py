@@ -118,6 +118,15 @@ def as_float_array(x, name, ndim=None, finite=None, copy=False):
     return arr
 
 
+def check_all_finite(flat, arrays, names):
+    """Raise :func:`as_float_array`'s error for the first of ``arrays`` holding NaN or
+    inf, when ``flat`` (all their values, in one array) holds any and the
+    ``check_finite`` option is on: one pass instead of one call per array."""
+    if _check_finite.get() and not np.isfinite(flat).all():
+        for arr, name in zip(arrays, names):
+            as_float_array(arr, name, finite=True)
+
+
 def as_data(X, name="X", finite=None):
     """Validate a data matrix ``(features, examples)`` with at least one example."""
     X = as_float_array(X, name, ndim=2, finite=finite)

@@ -14,7 +14,6 @@ from . import _facade as f
 from . import _validation as v
 from ._backend import kernel_module
 from .kernels import _spec
-from .network import ParamBuffer
 
 __all__ = ["GradCheckResult", "check_gradients"]
 
@@ -79,47 +78,52 @@ def check_gradients(parameters, gradients, X, Y, epsilon=1e-7, hidden="relu"):
     """
     epsilon = v.check_positive(epsilon, "epsilon")
     v.check_choice(hidden, "hidden", f.HIDDEN)
-    X, Ws, bs = f.net_inputs(X, parameters)
+    # shapes first; NaN and inf are looked for once, in the flat copies below
+    X, Ws, bs = f.net_inputs(X, parameters, finite=False)
     Y = f.labels_for(Y, X)
     v.check_single_output(Ws[-1], "parameters", f"W{len(Ws)}")
-    L = len(Ws)
-    for l in range(1, L + 1):
-        for key, like in ((f"dW{l}", Ws[l - 1]), (f"db{l}", bs[l - 1])):
-            if not isinstance(gradients, dict):
-                raise TypeError(f"gradients must be a dict, got {type(gradients).__name__}")
-            if key not in gradients:
-                raise ValueError(f"gradients is missing key {key!r}")
-            g = v.as_float_array(gradients[key], f"gradients[{key!r}]")
+    if not isinstance(gradients, dict):
+        raise TypeError(f"gradients must be a dict, got {type(gradients).__name__}")
+    keys, params, grads = [], [], []
+    for l, (W, b) in enumerate(zip(Ws, bs), start=1):
+        for key, like in ((f"W{l}", W), (f"b{l}", b)):
+            gkey = "d" + key
+            if gkey not in gradients:
+                raise ValueError(f"gradients is missing key {gkey!r}")
+            g = v.as_float_array(gradients[gkey], f"gradients[{gkey!r}]", finite=False)
             if g.size != like.size:
-                raise ValueError(f"gradients[{key!r}] must have {like.size} entries like "
-                                 f"parameters[{key[1:]!r}] {like.shape}, got {g.shape}")
+                raise ValueError(f"gradients[{gkey!r}] must have {like.size} entries like "
+                                 f"parameters[{key!r}] {like.shape}, got {g.shape}")
+            keys.append(key)
+            params.append(like)
+            grads.append(g)
+    # theta's layout (W1 in C order, b1, W2, ...); the gradients in the parameters' dtype
+    theta = np.concatenate([p.ravel() for p in params])
+    grad = np.concatenate([g.ravel() for g in grads], dtype=X.dtype, casting="same_kind")
+    v.check_all_finite(theta, params, [f"parameters[{k!r}]" for k in keys])
+    v.check_all_finite(grad, grads, [f"gradients['d{k}']" for k in keys])
     if X.dtype == np.float32:
         warnings.warn("gradient check in float32: the two-sided difference with "
                       f"epsilon={epsilon:g} is dominated by rounding; use float64",
                       UserWarning, stacklevel=2)
     dims = [X.shape[0]] + [W.shape[0] for W in Ws]
-    buf = ParamBuffer(dims, dtype=X.dtype)
-    grad = np.empty_like(buf.theta)
-    gbuf = buf.views(grad)
-    for l in range(1, L + 1):
-        buf.params[f"W{l}"][...] = Ws[l - 1]
-        buf.params[f"b{l}"][...] = bs[l - 1]
-        gbuf[f"W{l}"][...] = np.reshape(gradients[f"dW{l}"], Ws[l - 1].shape)
-        gbuf[f"b{l}"][...] = np.reshape(gradients[f"db{l}"], bs[l - 1].shape)
-    gradapprox = np.empty_like(buf.theta)
-    kernel_module().grad_check_mlp(buf.theta, X, Y, np.asarray(dims, dtype=np.int64),
+    gradapprox = np.empty_like(theta)
+    kernel_module().grad_check_mlp(theta, X, Y, np.asarray(dims, dtype=np.int64),
                                    _spec.ACTIVATIONS[hidden], epsilon, gradapprox)
-    numerator = np.linalg.norm(grad - gradapprox)
-    denominator = np.linalg.norm(grad) + np.linalg.norm(gradapprox)
-    difference = numerator / denominator
-    worst = int(np.argmax(np.abs(grad - gradapprox)))
+    diff = grad - gradapprox
+    difference = _norm(diff) / (_norm(grad) + _norm(gradapprox))
+    worst = int(np.argmax(np.abs(diff)))
     offset = 0
-    for key, view in buf.params.items():
-        if worst < offset + view.size:
-            index = np.unravel_index(worst - offset, view.shape)
-            worst_key = "d" + key
+    for key, p in zip(keys, params):
+        if worst < offset + p.size:
+            index = np.unravel_index(worst - offset, p.shape)
             break
-        offset += view.size
-    return GradCheckResult(float(difference), grad, gradapprox, worst_key,
+        offset += p.size
+    return GradCheckResult(float(difference), grad, gradapprox, "d" + key,
                            tuple(int(i) for i in index), float(grad[worst]),
                            float(gradapprox[worst]))
+
+
+def _norm(x):
+    """``np.linalg.norm`` of a vector by its own formula, without its dispatch."""
+    return np.sqrt(x.dot(x))

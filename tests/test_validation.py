@@ -1017,12 +1017,38 @@ def test_gradient_check_n_errors():
     Xn[0, 0] = np.inf
     with raises(ValueError, "X", "NaN or inf"):
         gc(params, grads, Xn, Y, print_msg=False)
+    bad_p = {**params, "W2": params["W2"].copy()}
+    bad_p["W2"][1, 0] = -np.inf
+    with raises(ValueError, "parameters['W2']", "NaN or inf"):
+        gc(bad_p, grads, X, Y, print_msg=False)
     with raises(ValueError, "X"):
         gc(params, grads, X[:, :0], Y[:, :0], print_msg=False)
     with raises(ValueError, "Y"):
         gc(params, grads, X, Y[:, :3], print_msg=False)
     with raises(ValueError, "X"):
         gc(params, grads, X[:2], Y, print_msg=False)
+
+
+@pytest.mark.parametrize("key,index", [("dW2", (1, 2)), ("db1", (3, 0)), ("dW1", (0, 0)),
+                                       ("db3", (0, 0))])
+def test_check_gradients_names_the_worst_entry(key, index):
+    from fastnn.gradcheck import check_gradients
+
+    X, Y, params, grads = _gc_case()
+    wrong = {k: g.copy() for k, g in grads.items()}
+    wrong[key][index] += 0.5
+    result = check_gradients(params, wrong, X, Y)
+    assert (result.worst_key, result.worst_index) == (key, index)
+    assert result.worst_grad == wrong[key][index]
+    assert abs(result.worst_grad - result.worst_approx) == pytest.approx(0.5, abs=1e-6)
+    assert result.describe_worst().startswith(f"{key}[{index[0]}, {index[1]}]: backprop ")
+    flat = np.concatenate([wrong[k].ravel() for k in ("dW1", "db1", "dW2", "db2", "dW3",
+                                                        "db3")])
+    np.testing.assert_array_equal(result.grad, flat)
+    gap = result.grad - result.gradapprox
+    assert result.difference == pytest.approx(
+        np.linalg.norm(gap) / (np.linalg.norm(result.grad)
+                               + np.linalg.norm(result.gradapprox)), rel=1e-15)
 
 
 def test_gradient_check_n_leaves_inputs_alone():
