@@ -36,6 +36,8 @@ from numba.core import cgutils, config
 from numba.extending import intrinsic
 from numba.np.arrayobj import populate_array
 
+from . import _jitcache  # noqa: F401  (stamps the kernels here; see its docstring)
+
 __all__ = []
 
 _JIT = {"cache": True, "error_model": "numpy"}

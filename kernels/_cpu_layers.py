@@ -18,6 +18,7 @@ from numba import njit, objmode, prange
 from . import _cpu_blas as blas
 from . import _cpu_rng as rng
 from . import _cpu_ufunc as uf
+from . import _jitcache  # noqa: F401  (stamps the kernels here; see its docstring)
 from ._spec import (
     CE_CLIP_EPS,
     CE_CLIP_EPS32,

@@ -33,6 +33,7 @@ from . import _cpu_blas as blas
 from . import _cpu_layers as lay
 from . import _cpu_rng as rng
 from . import _cpu_ufunc as uf
+from . import _jitcache  # noqa: F401  (stamps the kernels here; see its docstring)
 from ._spec import (
     CE_LOGITS,
     DROPOUT_COMPAT,

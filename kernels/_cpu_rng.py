@@ -16,6 +16,8 @@ All arithmetic is on explicit ``uint32`` / ``uint64`` values so nothing promotes
 import numpy as np
 from numba import njit, prange
 
+from . import _jitcache  # noqa: F401  (stamps the kernels here; see its docstring)
+
 __all__ = []
 
 _JIT = {"cache": True, "error_model": "numpy"}

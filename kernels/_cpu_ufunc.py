@@ -31,6 +31,7 @@ from numba import njit, types
 from numba.core import cgutils, config
 from numba.extending import intrinsic
 
+from . import _jitcache  # noqa: F401  (stamps the kernels here; see its docstring)
 from ._spec import RELU, SIGMOID, TANH
 
 __all__ = []

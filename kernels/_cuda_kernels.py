@@ -29,6 +29,7 @@ import numba
 import numpy as np
 from numba import cuda
 
+from . import _jitcache  # noqa: F401  (stamps the kernels here; see its docstring)
 from ._spec import CE_CLIPPED, CE_LOGITS, CE_NANSUM, RELU, SIGMOID, TANH
 
 __all__ = []

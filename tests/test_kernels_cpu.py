@@ -62,6 +62,34 @@ def test_registry_returns_the_numba_module():
     assert "numba" in kernels.available()
 
 
+@pytest.mark.skipif(numba.config.DISABLE_JIT, reason="nothing is compiled or cached")
+def test_every_cached_kernel_goes_stale_with_any_kernel_source(tmp_path):
+    # the training loop compiles in _cpu_layers' and _cpu_blas' loops and every module
+    # freezes _spec's constants: a kernel's disk cache must be keyed on all the kernel
+    # files, not on its own file alone (Numba's default)
+    import shutil
+
+    from fastnn.kernels import _cpu_layers, _jitcache
+
+    kernel_dir = os.path.dirname(_jitcache.__file__)
+    assert _jitcache.STAMP == _jitcache.sources_hash(kernel_dir)
+    copy = tmp_path / "kernels"
+    shutil.copytree(kernel_dir, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    assert _jitcache.sources_hash(copy) == _jitcache.STAMP
+    with open(copy / "_cpu_layers.py", "a") as f:
+        f.write("\n")
+    assert _jitcache.sources_hash(copy) != _jitcache.STAMP
+    checked = 0
+    for module in (_cpu_blas, _cpu_layers, _cpu_mlp, _cpu_rng, _cpu_ufunc):
+        for obj in vars(module).values():
+            if isinstance(obj, numba.core.dispatcher.Dispatcher) and obj._cache.cache_path:
+                assert obj._cache._cache_file._source_stamp == _jitcache.STAMP, obj
+                checked += 1
+    assert checked > 50
+    # the wrappers' exact-signature dispatchers share the kernels' cache and stamp
+    assert cpu._forward_exact()._cache._cache_file._source_stamp == _jitcache.STAMP
+
+
 # --------------------------------------------------------------------------------------
 # Layers
 # --------------------------------------------------------------------------------------
