@@ -96,6 +96,9 @@ def linear_act_hand(A_prev, W, b, act, Z, A, ws):
         _linear_act_rows(A_prev, W, b, act, Z, A, 0, rows)
         if rows == n:
             return
+        if k == 2 and act == RELU:
+            _tail_row_relu2(A_prev, W, b, Z, A, n - 1)
+            return
     need = workspace_size(n, k, m)
     if ws.shape[0] < need:
         ws = np.empty(need, Z.dtype)
@@ -106,6 +109,30 @@ def linear_act_hand(A_prev, W, b, act, Z, A, ws):
     else:
         blas.mm_nn(W, A_prev, Z, ws)
         bias_act(Z, b, act, A)
+
+
+@njit(inline="always", **_JIT)
+def _tail_row_relu2(A_prev, W, b, Z, A, i):
+    """The odd last row ``i`` of a ReLU layer with two inputs, in one pass.
+
+    With fewer than 8 inputs OpenBLAS's one-column kernel (:func:`blas.gemm_row` with
+    ``tail``) is one fma chain per column, plus +0 from its three idle lanes on the first
+    ``m - m % 4`` columns; then the bias and the ReLU, as :func:`_bias_act_row`.
+    """
+    m = A_prev.shape[1]
+    m4 = m - m % 4
+    zero = Z.dtype.type(0.0)
+    bias = b[i]
+    w0 = W[i, 0]
+    w1 = W[i, 1]
+    for j in range(m4):
+        v = (blas.fma(w1, A_prev[1, j], blas.fma(w0, A_prev[0, j], zero)) + zero) + bias
+        Z[i, j] = v
+        A[i, j] = zero if v < zero else v  # noqa: FURB136 (as activate_row)
+    for j in range(m4, m):
+        v = blas.fma(w1, A_prev[1, j], blas.fma(w0, A_prev[0, j], zero)) + bias
+        Z[i, j] = v
+        A[i, j] = zero if v < zero else v  # noqa: FURB136
 
 
 @njit(**_JIT)
