@@ -248,6 +248,12 @@ def _dot_m2(typingctx, a, x, n):
 
 
 @intrinsic
+def _dot_m2x2(typingctx, a, b, x, n):
+    """:func:`_dot_m2` of two rows at once (their chains overlap): a 2-tuple."""
+    return _dot_typer((a, b, x), n, 2, False)
+
+
+@intrinsic
 def _dot_m4(typingctx, a, x, n):
     """``a[:n] . x[:n]`` as dgemv_t's 1-row kernel: 4 mul+add lanes."""
     return _dot_typer((a, x), n, 4, False)
@@ -1469,7 +1475,8 @@ def gemv_dots(M, x, y):
     """``y[i] = M[i, :] . x`` in OpenBLAS dgemv_t order (NumPy's matrix @ vector).
 
     Rows in groups of 4 (fma lanes), then a pair and a single (mul+add lanes). Below
-    one block of the dot length the groups of 4 run together (as :func:`gemv_dot`).
+    one block of the dot length the rows of a group of 4, and of the pair, run together
+    (each as :func:`gemv_dot`).
     """
     n, K = M.shape
     n4 = n - n % 4
@@ -1494,6 +1501,16 @@ def gemv_dots(M, x, y):
             y[i + 2] = _gemv_tail(M[i + 2], x, K4, m3, y2)
             y[i + 3] = _gemv_tail(M[i + 3], x, K4, m3, y3)
         i0 = n4
+        if n & 2:
+            y0 = zero
+            y1 = zero
+            if K4 > 0:
+                s0, s1 = _dot_m2x2(M[n4], M[n4 + 1], x, K4)
+                y0 = y0 + s0
+                y1 = y1 + s1
+            y[n4] = _gemv_tail(M[n4], x, K4, m3, y0)
+            y[n4 + 1] = _gemv_tail(M[n4 + 1], x, K4, m3, y1)
+            i0 = n4 + 2
     for i in range(i0, n):
         y[i] = gemv_dot(M[i], x, gemv_kind(i, n))
 
