@@ -225,23 +225,6 @@ def _numpy_mt():
     return got
 
 
-def _set_numpy_mt(key, pos):
-    """Leave NumPy's global stream at ``(key, pos)`` as a notebook's reseeding does.
-
-    ``np.random.seed`` first: it clears the legacy Gaussian cache, as the notebook's
-    own ``np.random.seed`` calls did.
-    """
-    mt = _numpy_mt()
-    if mt is None:
-        np.random.set_state(("MT19937", key, int(pos), 0, 0.0))
-        return
-    bg, k, p = mt
-    np.random.seed(0)
-    with bg.lock:
-        k[:] = key
-        p[0] = pos
-
-
 _NO_WS = np.empty(0)      # the hand kernels allocate their scratch when given none
 
 
@@ -859,14 +842,16 @@ def train_mlp(X, Y, dims, hidden, theta, opt_m, opt_v, first_epoch, n_epochs, op
         ``lrs`` or ``costs`` too short (NumPy would fail the same way, mid-run).
     """
     dims = np.array(dims, dtype=np.int64)     # a copy: writable, C-contiguous
+    dims_l = dims.tolist()
     first_epoch, n_epochs, t = int(first_epoch), int(n_epochs), int(t)
     batch_size, cost_every = int(batch_size), int(cost_every)
+    keep_prob, dropout_mode = float(keep_prob), int(dropout_mode)
     X = _in64(X)                              # writable C-contiguous float64 (or a copy)
     Y = _in64(Y)
     if Y.ndim != 2 or Y.shape[0] != 1:
         Y = Y.reshape(1, -1)
-    lrs = np.array(lrs, dtype=np.float64)
-    check_train_args(X, Y, dims.tolist(), theta, opt_m, opt_v, first_epoch, n_epochs, lrs,
+    lrs = np.ascontiguousarray(lrs, dtype=np.float64)
+    check_train_args(X, Y, dims_l, theta, opt_m, opt_v, first_epoch, n_epochs, lrs,
                      batch_size, shuffle_seed, keep_prob, dropout_mode, dropout_seed,
                      cost_every, costs)
     if theta.dtype == np.float64:
@@ -877,17 +862,29 @@ def train_mlp(X, Y, dims, hidden, theta, opt_m, opt_v, first_epoch, n_epochs, op
     direct = (costs.flags.c_contiguous and costs.flags.writeable
               and costs.dtype == np.float64)
     costs_o = costs if direct else np.zeros(costs.shape, np.float64)
-    key = np.empty(_rng.MT_N, dtype=np.uint32)
-    t, used, pos = _mlp.train_kernel(
-        X, Y, dims, int(hidden), th, om, ov, first_epoch, n_epochs, int(optimizer), lrs,
-        float(beta), float(beta1), float(beta2), float(eps), t, batch_size,
-        int(shuffle_seed), float(lambd), float(keep_prob), int(dropout_mode),
-        _seed64(dropout_seed), int(cost_mode), int(grad_form), cost_every,
-        costs_o if costs_o.ndim == 1 else _flat(costs_o), int(TRAIN_BLAS_MIN_WORK),
-        _train_hand_rows(dims.tolist(), min(batch_size, X.shape[1]) if batch_size > 0
-                         else X.shape[1]), key)
-    if used:
-        _set_numpy_mt(key, pos)
+    # the kernel leaves the stream where NumPy's loop would, after its last shuffle or
+    # compat-dropout draw: straight in NumPy's own state when that is an MT19937
+    uses_rng = n_epochs > 0 and (batch_size > 0 or (keep_prob < 1.0
+                                                    and dropout_mode == DROPOUT_COMPAT))
+    mt = _numpy_mt() if uses_rng else None
+    args = (X, Y, dims, int(hidden), th, om, ov, first_epoch, n_epochs, int(optimizer), lrs,
+            float(beta), float(beta1), float(beta2), float(eps), t, batch_size,
+            int(shuffle_seed), float(lambd), keep_prob, dropout_mode,
+            _seed64(dropout_seed), int(cost_mode), int(grad_form), cost_every,
+            costs_o if costs_o.ndim == 1 else _flat(costs_o), int(TRAIN_BLAS_MIN_WORK),
+            _train_hand_rows(dims_l, min(batch_size, X.shape[1]) if batch_size > 0
+                             else X.shape[1]))
+    if mt is None:
+        key = np.empty(_rng.MT_N, dtype=np.uint32)
+        t, used, pos = _mlp.train_kernel(*args, key)
+        if used:
+            np.random.set_state(("MT19937", key, int(pos), 0, 0.0))
+    else:
+        bg, key, p = mt
+        np.random.seed(0)      # clears the legacy Gaussian cache, as the notebook's seeding
+        with bg.lock:
+            t, used, pos = _mlp.train_kernel(*args, key)
+            p[0] = pos
     if copied:
         _write_back((theta, opt_m, opt_v), (th, om, ov))
     if not direct:
