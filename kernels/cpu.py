@@ -226,6 +226,7 @@ def _numpy_mt():
 
 
 _NO_WS = np.empty(0)      # the hand kernels allocate their scratch when given none
+_KEY_UNUSED = np.empty(_rng.MT_N, np.uint32)   # train_kernel's key_out when no draw is made
 
 
 # --------------------------------------------------------------------------- layers
@@ -854,6 +855,17 @@ def train_mlp(X, Y, dims, hidden, theta, opt_m, opt_v, first_epoch, n_epochs, op
     check_train_args(X, Y, dims_l, theta, opt_m, opt_v, first_epoch, n_epochs, lrs,
                      batch_size, shuffle_seed, keep_prob, dropout_mode, dropout_seed,
                      cost_every, costs)
+    # the kernel draws the shuffles and compat masks from NumPy's legacy MT19937 stream
+    # and leaves NumPy's own state where NumPy's loop would (after its last draw)
+    uses_rng = n_epochs > 0 and (batch_size > 0 or (keep_prob < 1.0
+                                                    and dropout_mode == DROPOUT_COMPAT))
+    mt = _numpy_mt() if uses_rng else None
+    if uses_rng and mt is None:
+        # the global generator is not NumPy's MT19937: NumPy draws (as dropout_forward)
+        return int(numpy_ref.train_mlp(
+            X, Y, dims, hidden, theta, opt_m, opt_v, first_epoch, n_epochs, optimizer,
+            lrs, beta, beta1, beta2, eps, t, batch_size, shuffle_seed, lambd, keep_prob,
+            dropout_mode, dropout_seed, cost_mode, grad_form, cost_every, costs))
     if theta.dtype == np.float64:
         (th, om, ov), copied = _inplace(theta, opt_m, opt_v)
     else:
@@ -862,11 +874,6 @@ def train_mlp(X, Y, dims, hidden, theta, opt_m, opt_v, first_epoch, n_epochs, op
     direct = (costs.flags.c_contiguous and costs.flags.writeable
               and costs.dtype == np.float64)
     costs_o = costs if direct else np.zeros(costs.shape, np.float64)
-    # the kernel leaves the stream where NumPy's loop would, after its last shuffle or
-    # compat-dropout draw: straight in NumPy's own state when that is an MT19937
-    uses_rng = n_epochs > 0 and (batch_size > 0 or (keep_prob < 1.0
-                                                    and dropout_mode == DROPOUT_COMPAT))
-    mt = _numpy_mt() if uses_rng else None
     args = (X, Y, dims, int(hidden), th, om, ov, first_epoch, n_epochs, int(optimizer), lrs,
             float(beta), float(beta1), float(beta2), float(eps), t, batch_size,
             int(shuffle_seed), float(lambd), keep_prob, dropout_mode,
@@ -875,10 +882,7 @@ def train_mlp(X, Y, dims, hidden, theta, opt_m, opt_v, first_epoch, n_epochs, op
             _train_hand_rows(dims_l, min(batch_size, X.shape[1]) if batch_size > 0
                              else X.shape[1]))
     if mt is None:
-        key = np.empty(_rng.MT_N, dtype=np.uint32)
-        t, used, pos = _mlp.train_kernel(*args, key)
-        if used:
-            np.random.set_state(("MT19937", key, int(pos), 0, 0.0))
+        t, used, pos = _mlp.train_kernel(*args, _KEY_UNUSED)
     else:
         bg, key, p = mt
         np.random.seed(0)      # clears the legacy Gaussian cache, as the notebook's seeding

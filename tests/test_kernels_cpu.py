@@ -550,6 +550,26 @@ def test_dropout_compat_with_another_global_generator():
     assert np.random.get_bit_generator() is saved
 
 
+@pytest.mark.parametrize("batch_size,keep_prob", [(64, 1.0), (0, 0.86), (0, 1.0)])
+def test_train_with_another_global_generator(batch_size, keep_prob):
+    # with a global generator other than MT19937 NumPy's own seeding and draws shuffle
+    # and mask: the same parameters, costs and stream afterwards on both backends, and
+    # nothing raised after the parameters changed
+    saved = np.random.get_bit_generator()
+    runs = []
+    try:
+        for K in (numpy_ref, cpu):
+            np.random.set_bit_generator(np.random.PCG64(3))
+            got = _train(K, *MOONS, [2, 5, 2, 1], 3, optimizer=_spec.OPT_ADAM, lr=0.001,
+                         batch_size=batch_size, keep_prob=keep_prob, cost_every=1)
+            runs.append((*got, np.random.rand(3)))
+    finally:
+        np.random.set_bit_generator(saved)
+    for want, got in zip(*runs):
+        np.testing.assert_array_equal(got, want)
+    assert np.random.get_bit_generator() is saved
+
+
 def test_train_shuffle_clears_the_cached_gaussian_as_numpy_does():
     # the notebook reseeds every epoch, which drops a Gaussian cached by randn
     states = []
