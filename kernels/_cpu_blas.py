@@ -831,6 +831,10 @@ if config.DISABLE_JIT:
         """2 mul+add lanes (pure-Python fallback)."""
         return _dot_py(a, x, n, 2, False)
 
+    def _dot_m2x2(a, b, x, n):  # noqa: F811
+        """Two rows of 2 mul+add lanes (pure-Python fallback)."""
+        return tuple(_dot_py(r, x, n, 2, False) for r in (a, b))
+
     def _dot_m4(a, x, n):  # noqa: F811
         """4 mul+add lanes (pure-Python fallback)."""
         return _dot_py(a, x, n, 4, False)
