@@ -851,7 +851,7 @@ def train_mlp(X, Y, dims, hidden, theta, opt_m, opt_v, first_epoch, n_epochs, op
     Y = _in64(Y)
     if Y.ndim != 2 or Y.shape[0] != 1:
         Y = Y.reshape(1, -1)
-    lrs = np.ascontiguousarray(lrs, dtype=np.float64)
+    lrs = _in64(lrs) if isinstance(lrs, np.ndarray) else np.array(lrs, dtype=np.float64)
     check_train_args(X, Y, dims_l, theta, opt_m, opt_v, first_epoch, n_epochs, lrs,
                      batch_size, shuffle_seed, keep_prob, dropout_mode, dropout_seed,
                      cost_every, costs)

@@ -1308,6 +1308,33 @@ def test_train_chunks_equal_one_call():
     np.testing.assert_allclose(second[3], ref[3], rtol=1e-9)
 
 
+@pytest.mark.skipif(numba.config.DISABLE_JIT, reason="nothing is compiled")
+def test_train_takes_read_only_and_list_learning_rates_without_compiling():
+    # a read-only (or list) lrs is copied, not passed on as a type the training loop
+    # would compile a second time for
+    X, Y = MOONS
+    dims = np.array([2, 5, 2, 1])
+    kw = {"optimizer": _spec.OPT_ADAM, "batch_size": 64, "cost_every": 1}
+    np.random.seed(0)
+    want = _train(cpu, X, Y, dims, 3, **kw)
+    n_sigs = len(_cpu_mlp.train_kernel.signatures)
+    for how in ("read-only", "list"):
+        theta, m_, v_ = _init_theta(dims), np.zeros(want[0].size), np.zeros(want[0].size)
+        lrs = 0.3 / (1.0 + 0.001 * np.arange(3))
+        if how == "read-only":
+            lrs.flags.writeable = False
+        else:
+            lrs = lrs.tolist()
+        costs = np.zeros(3)
+        np.random.seed(0)
+        t = cpu.train_mlp(X, Y, dims, _spec.RELU, theta, m_, v_, 0, 3, _spec.OPT_ADAM, lrs,
+                          0.9, 0.9, 0.999, 1e-8, 0, 64, 10, 0.0, 1.0, _spec.DROPOUT_COMPAT,
+                          1, _spec.CE_SUM, _spec.GRAD_DW, 1, costs)
+        for got, ref in zip((theta, m_, v_, costs, t), want):
+            np.testing.assert_array_equal(got, ref)
+    assert len(_cpu_mlp.train_kernel.signatures) == n_sigs
+
+
 def test_train_float32():
     X, Y = FOOTBALL
     runs = [_train(K, X, Y, [2, 20, 3, 1], 50, dtype=np.float32, cost_every=5)
