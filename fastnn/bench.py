@@ -36,9 +36,9 @@ machine without Numba cannot pass vacuously. A workload below its floor is re-me
 (``--retries``, default once) and its best attempt kept before the verdict: noise on a
 shared machine only ever slows a contender down, a real regression stays below.
 
-Estimator and memory rows
--------------------------
-Two more sections, never gated (the gate compares ratios against the NumPy baseline
+Estimator, memory and startup rows
+----------------------------------
+Three more sections, never gated (the gate compares ratios against the NumPy baseline
 only) and selectable with ``--only`` like the workloads:
 
 * ``estimator`` (:data:`ESTIMATOR_CASES`): :class:`fastnn.MLPClassifier` against
@@ -51,6 +51,10 @@ only) and selectable with ``--only`` like the workloads:
   each in a fresh process: the peak resident-memory increase over the inputs, beside the
   bytes of the arrays the pass returns (:meth:`MemoryCase.minimum_bytes`, a lower bound
   of any implementation), so that extra copies show.
+* ``startup`` (:data:`STARTUP_CASES`, full run only): the first call of a kernel in a
+  new process with its compiled code in Numba's disk cache (:func:`run_startup_cases`):
+  the import of fastnn and the backend's modules, the first call and the second, each
+  the median of three new processes, against :data:`STARTUP_GOAL_S`.
 
 They are fastnn's own rows: ``--workloads`` (another project's set) leaves them out.
 
@@ -91,10 +95,15 @@ JSON (``--json FILE``; ``--json -`` writes it to stdout and moves the table to s
                                        "vs_minimum": ..., "vs_baseline": 1.0, ...},
                              "numba": {...}},
                  "skipped": {}, "errors": {}}],
+     "startup": [{"name": ..., "target": ..., "goal_s": 1.0,
+                  "results": {"numba": {"import_s": ..., "first_s": ..., "second_s": ...,
+                                        "ready_s": ..., "samples": [...],
+                                        "prime_first_s": ...}},
+                  "skipped": {}, "errors": {}}],
      "check": {...}, "total_s": ...}
 
-``estimator`` and ``memory`` are empty lists when none of their rows was selected, and
-absent from :func:`run_workloads`'s own output.
+``estimator``, ``memory`` and ``startup`` are empty lists when none of their rows was
+selected, and absent from :func:`run_workloads`'s own output.
 """
 
 import argparse
@@ -104,6 +113,7 @@ import fnmatch
 import functools
 import gc
 import importlib
+import io
 import itertools
 import json
 import math
@@ -141,9 +151,15 @@ __all__ = [
     "MEMORY_CASES",
     "memory_cases",
     "run_memory_cases",
+    "StartupCase",
+    "STARTUP_CASES",
+    "STARTUP_GOAL_S",
+    "startup_cases",
+    "run_startup_cases",
     "format_table",
     "format_estimator_table",
     "format_memory_table",
+    "format_startup_table",
     "check_floors",
     "derive_floors",
     "default_floors_path",
@@ -1666,6 +1682,212 @@ def format_memory_table(rows):
     return "\n".join(out)
 
 
+# --------------------------------------------------------------------------- startup rows
+#: What a new process may take to get a kernel whose compiled code is in the cache
+#: ready: its first call, with the backend's import before it (seconds).
+STARTUP_GOAL_S = 1.0
+
+
+@dataclass
+class StartupCase:
+    """One row of the ``startup`` section: the first call of a kernel in a new process,
+    its compiled code already in Numba's disk cache.
+
+    Parameters
+    ----------
+    name : str
+        Stable name (``--only`` matches it).
+    target : str
+        ``"FAMILY/SIZE"``: the workload :func:`build_case` builds (float64), called
+        once; or ``"model"``: the optimization notebook's ``model()`` with Adam through
+        the façade (``[2, 5, 2, 1]`` on the moons data, 10 epochs).
+    description : str
+    modes : tuple of str
+    """
+
+    name: str
+    target: str
+    description: str = ""
+    modes: tuple = _F
+
+
+#: fastnn's startup rows (full run only): a fused layer, the gradient check, the
+#: training loop (the largest compiled function) and a whole notebook call.
+STARTUP_CASES = [
+    StartupCase("startup-linear_relu_fwd", "linear_relu_fwd/notebook",
+                "first linear_act_forward call, (20x2) @ (2x211)"),
+    StartupCase("startup-grad_check", "grad_check/notebook",
+                "first grad_check_mlp call, course case (47 parameters)"),
+    StartupCase("startup-train_mlp", "train_optimization/notebook",
+                "first train_mlp call, Adam, [2, 5, 2, 1], batch 64"),
+    StartupCase("startup-model", "model",
+                "first optimization.model() call with Adam, 10 epochs (façade)"),
+]
+
+
+def startup_cases(mode="full", only=None):
+    """The startup rows of a mode (none in quick mode).
+
+    Parameters
+    ----------
+    mode : {"quick", "full"}
+    only : list of str, optional
+        Glob patterns (or substrings), as for :func:`workloads`.
+
+    Returns
+    -------
+    list of StartupCase
+    """
+    return _select(STARTUP_CASES, mode, only)
+
+
+def _startup_call(target, backend):
+    """A zero-argument callable running ``target`` once on ``backend`` (inputs built)."""
+    if target == "model":
+        from . import optimization as nb
+        from ._backend import use_backend
+
+        X, Y = _dataset("moons")
+
+        def fn():
+            with use_backend(backend), contextlib.redirect_stdout(io.StringIO()):
+                nb.model(X, Y, [X.shape[0], 5, 2, 1], "adam", num_epochs=10,
+                         print_cost=False)
+
+        return fn
+    family, size = target.split("/")
+    return build_case(family, size, "float64", backend).fn
+
+
+def _startup_child(spec_json):
+    """Body of the fresh process of a startup row: measure, print one JSON line.
+
+    ``import_s``: ``import fastnn`` and the backend's kernel module (Numba and the
+    compiled modules' imports, nothing compiled or loaded); ``first_s``: the first call
+    (Numba loads the kernel from its cache, or compiles it); ``second_s``: the next.
+    Building the inputs between them is not timed.
+    """
+    t0 = time.perf_counter()
+    import fastnn  # noqa: F401  (timed: what a user's first import costs)
+
+    spec = json.loads(spec_json)
+    kernels.get(spec["backend"])
+    t1 = time.perf_counter()
+    fn = _startup_call(spec["target"], spec["backend"])
+    t2 = time.perf_counter()
+    fn()
+    t3 = time.perf_counter()
+    fn()
+    t4 = time.perf_counter()
+    print(json.dumps({"import_s": t1 - t0, "first_s": t3 - t2, "second_s": t4 - t3}))
+
+
+def _run_startup_child(case, backend, timeout):
+    import subprocess
+
+    spec = json.dumps({"target": case.target, "backend": backend})
+    proc = subprocess.run(
+        [sys.executable, "-c", "import sys; from fastnn.bench import _startup_child; "
+         "_startup_child(sys.argv[1])", spec],
+        capture_output=True, text=True, timeout=timeout, check=False)
+    if proc.returncode != 0:
+        tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        raise RuntimeError(f"the measuring process exited with {proc.returncode}: {tail}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def run_startup_cases(cases, backends=None, *, repeats=3, stream=sys.stderr, timeout=600):
+    """First call of each case's kernel in new processes, per compiled backend.
+
+    A first process fills Numba's disk cache when it lacks the kernel (its first call
+    is reported as ``prime_first_s``: the compile time when the cache was cold); then
+    ``repeats`` new processes each time the backend's import, the first call and the
+    second call, and the medians are kept. ``ready_s`` = import + first call, compared
+    with :data:`STARTUP_GOAL_S`. The NumPy baseline compiles nothing and is not run.
+
+    Parameters
+    ----------
+    cases : list of StartupCase
+    backends : list of str, optional
+        Default every compiled backend; unavailable ones are skipped.
+    repeats : int
+        Measuring processes per case and backend.
+    stream : file or None
+        Progress lines (one per row).
+    timeout : float
+        Seconds one process may take.
+
+    Returns
+    -------
+    list of dict
+        One per case: ``name``, ``description``, ``target``, ``goal_s``, ``results``
+        (per backend: ``import_s``, ``first_s``, ``second_s``, ``ready_s`` (medians),
+        ``samples`` (each process's three), ``prime_first_s``), ``skipped``, ``errors``.
+    """
+    if repeats < 1:
+        raise ValueError(f"repeats must be >= 1, got {repeats}")
+    usable, skipped_backends = _resolve_backends(list(backends or []), "numpy")
+    usable = [b for b in usable if b != "numpy"]
+    rows = []
+    for i, case in enumerate(cases, 1):
+        t_row = time.perf_counter()
+        row = {"name": case.name, "description": case.description, "target": case.target,
+               "goal_s": STARTUP_GOAL_S, "results": {}, "skipped": dict(skipped_backends),
+               "errors": {}}
+        for b in usable:
+            try:
+                prime = _run_startup_child(case, b, timeout)
+                samples = [_run_startup_child(case, b, timeout) for _ in range(repeats)]
+            except Exception as exc:
+                row["errors"][b] = f"{type(exc).__name__}: {exc}"
+                continue
+            res = {k: statistics.median(s[k] for s in samples)
+                   for k in ("import_s", "first_s", "second_s")}
+            res["ready_s"] = statistics.median(s["import_s"] + s["first_s"] for s in samples)
+            res["samples"] = samples
+            res["prime_first_s"] = prime["first_s"]
+            row["results"][b] = res
+        rows.append(row)
+        if stream is not None:
+            parts = [f"{b} import {_fmt_time(r['import_s'])} + first call "
+                     f"{_fmt_time(r['first_s'])} (then {_fmt_time(r['second_s'])})"
+                     for b, r in row["results"].items()]
+            parts += [f"{b} ERROR ({err})" for b, err in row["errors"].items()]
+            print(f"[{i:2d}/{len(cases)}] {case.name:<34} " + " | ".join(parts)
+                  + f"  [{time.perf_counter() - t_row:.1f} s]", file=stream, flush=True)
+    return rows
+
+
+def format_startup_table(rows):
+    """The startup rows as a plain-text table.
+
+    Parameters
+    ----------
+    rows : list of dict
+        Output of :func:`run_startup_cases`.
+
+    Returns
+    -------
+    str
+    """
+    lines = [["startup", "backend", "import", "first call", "second call",
+              "import + first", "goal"]]
+    for row in rows:
+        for b, res in row["results"].items():
+            ok = "met" if res["ready_s"] <= row["goal_s"] else "NOT met"
+            lines.append([row["name"], b, _fmt_time(res["import_s"]),
+                          _fmt_time(res["first_s"]), _fmt_time(res["second_s"]),
+                          _fmt_time(res["ready_s"]), f"<= {row['goal_s']:g} s: {ok}"])
+        for b, err in row["errors"].items():
+            lines.append([row["name"], b, "ERROR", "-", "-", "-", "-"])
+    out = _text_table(lines)
+    n = len(next(iter(rows[0]["results"].values()))["samples"]) if rows and rows[0][
+        "results"] else 0
+    out.append(f"a new process per sample (median of {n}), the kernels already in Numba's "
+               "disk cache; import = fastnn and the backend's modules; not gated")
+    return "\n".join(out)
+
+
 # --------------------------------------------------------------------------- the gate
 def default_floors_path():
     """``benchmarks/floors.json`` of the source tree (else of the current directory)."""
@@ -1850,9 +2072,10 @@ def add_arguments(parser):
     """
     parser.description = ("Time the NumPy baseline and the compiled backends side by side "
                           "(ratios, fraction of the machine's bandwidth / BLAS limit), "
-                          "fastnn.MLPClassifier against scikit-learn's, and the peak "
-                          "memory of a forward + backward pass; --check gates the ratios "
-                          "against committed floors.")
+                          "fastnn.MLPClassifier against scikit-learn's, the peak "
+                          "memory of a forward + backward pass and the first call in a "
+                          "new process; --check gates the ratios against committed "
+                          "floors.")
     parser.add_argument("--quick", action="store_true",
                         help="the quick workload set, 3 samples of >= 0.05 s (under a "
                         "minute); CI's gate")
@@ -1908,9 +2131,9 @@ def _split(values):
 def main(args):
     """Run ``fastnn bench`` with parsed arguments.
 
-    Times the selected workloads, then the selected estimator and memory rows (fastnn's
-    own set only, not with ``--workloads``), prints the tables, applies ``--check``,
-    ``--plot`` and ``--json``; all of it with every BLAS library limited to
+    Times the selected workloads, then the selected estimator, memory and startup rows
+    (fastnn's own set only, not with ``--workloads``), prints the tables, applies
+    ``--check``, ``--plot`` and ``--json``; all of it with every BLAS library limited to
     ``--blas-threads`` threads (0: BLAS's own setting).
 
     Parameters
@@ -1945,15 +2168,16 @@ def _main(g):
         return _derive_main(g("derive_floors"), floors_path)
     only = _split(g("only", None))
     wls = workloads(mode, g("workloads", None), only)
-    # the estimator and memory rows are fastnn's own: not run with --workloads
+    # the estimator, memory and startup rows are fastnn's own: not with --workloads
     own = not g("workloads", None)
     est_cases = estimator_cases(mode, only) if own else []
     mem_cases = memory_cases(mode, only) if own else []
+    up_cases = startup_cases(mode, only) if own else []
     if g("list", False):
-        for w in [*wls, *est_cases, *mem_cases]:
+        for w in [*wls, *est_cases, *mem_cases, *up_cases]:
             print(f"{w.name:<34} {w.description}")
         return 0
-    if not (wls or est_cases or mem_cases):
+    if not (wls or est_cases or mem_cases or up_cases):
         raise ValueError(f"no {mode} workload matches --only {g('only', None)}")
     floors_doc = load_floors(floors_path) if g("check", False) else None
     json_target = g("json", None)
@@ -1967,6 +2191,7 @@ def _main(g):
         print(format_table(doc), file=table_stream)
     doc["estimator"] = []
     doc["memory"] = []
+    doc["startup"] = []
     if est_cases:
         t0 = time.perf_counter()
         repeats = int(g("repeats", None) or 3)
@@ -1989,6 +2214,15 @@ def _main(g):
         doc["total_s"] += time.perf_counter() - t0
         print(("\n" if doc["workloads"] or doc["estimator"] else "")
               + format_memory_table(doc["memory"]), file=table_stream)
+    if up_cases:
+        t0 = time.perf_counter()
+        if stream is not None:
+            print(f"startup: first call in a new process, {len(up_cases)} row(s), "
+                  "a fresh process per sample", file=stream, flush=True)
+        doc["startup"] = run_startup_cases(up_cases, backends, stream=stream)
+        doc["total_s"] += time.perf_counter() - t0
+        print(("\n" if doc["workloads"] or doc["estimator"] or doc["memory"] else "")
+              + format_startup_table(doc["startup"]), file=table_stream)
     print(f"total {doc['total_s']:.1f} s", file=table_stream)
     status = 0
     if floors_doc is not None:

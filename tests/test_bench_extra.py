@@ -1,5 +1,6 @@
-"""The estimator and memory sections of ``fastnn bench``: selection, JSON, tables, and
-what they measure (accuracies of both classifiers, the memory lower bound).
+"""The estimator, memory and startup sections of ``fastnn bench``: selection, JSON,
+tables, and what they measure (accuracies of both classifiers, the memory lower bound,
+a startup row's phases).
 
 Timings are never asserted; accuracies and byte counts are.
 """
@@ -36,8 +37,10 @@ def test_list_and_only_select_the_sections(capsys):
     # another project's workloads: fastnn's own estimator and memory rows stay out
     assert not [n for n in _names(capsys, "--workloads", "fastnn.bench:WORKLOADS")
                 if n.startswith(("estimator", "peakmem"))]
-    # the memory rows are full-run only: nothing matches in quick mode
+    assert _names(capsys, "--only", "startup-*") == [c.name for c in bench.STARTUP_CASES]
+    # the memory and startup rows are full-run only: nothing matches in quick mode
     assert _names(capsys, "--quick", "--only", "peakmem") == []
+    assert _names(capsys, "--quick", "--only", "startup") == []
     assert main(["bench", "--quick", "--only", "peakmem"]) == 2
     assert "no quick workload matches" in capsys.readouterr().err
 
@@ -156,3 +159,41 @@ def test_memory_rows_1e6(tmp_path, capsys):
     numba = row["results"]["numba"]
     assert numba["vs_baseline"] == pytest.approx(
         numba["peak_bytes"] / row["results"]["numpy"]["peak_bytes"])
+
+
+def test_startup_row_runs_new_processes(tmp_path, capsys):
+    out = tmp_path / "startup.json"
+    rc = main(["bench", "-q", "--only", "startup-linear_relu_fwd", "--json", str(out)])
+    assert rc == 0
+    table = capsys.readouterr().out
+    assert "startup-linear_relu_fwd" in table and "import + first" in table
+    doc = json.loads(out.read_text())
+    assert doc["workloads"] == [] and doc["estimator"] == [] and doc["memory"] == []
+    (row,) = doc["startup"]
+    assert row["errors"] == {} and row["goal_s"] == bench.STARTUP_GOAL_S
+    assert set(row["results"]) == {"numba"}          # the baseline compiles nothing
+    res = row["results"]["numba"]
+    assert len(res["samples"]) == 3 and res["prime_first_s"] > 0
+    for key in ("import_s", "first_s", "second_s"):
+        assert res[key] == pytest.approx(sorted(s[key] for s in res["samples"])[1])
+    assert res["ready_s"] == pytest.approx(
+        sorted(s["import_s"] + s["first_s"] for s in res["samples"])[1])
+
+
+def test_startup_errors_and_table():
+    bad = bench.StartupCase("startup-bad", "no_such_family/notebook")
+    (row,) = bench.run_startup_cases([bad], ["numba"], repeats=1, stream=None)
+    assert row["results"] == {}
+    assert "unknown kernel family 'no_such_family'" in row["errors"]["numba"]
+    with pytest.raises(ValueError, match="repeats"):
+        bench.run_startup_cases([bad], ["numba"], repeats=0)
+    sample = {"import_s": 0.2, "first_s": 0.3, "second_s": 1e-5}
+    rows = [{"name": name, "goal_s": 1.0, "errors": {},
+             "results": {"numba": {**sample, "first_s": first, "ready_s": 0.2 + first,
+                                   "samples": [sample]}}}
+            for name, first in (("fast", 0.3), ("slow", 0.9))]
+    rows[1]["errors"] = {"cuda": "RuntimeError: x"}
+    lines = bench.format_startup_table(rows).splitlines()
+    assert "500.00 ms" in lines[2] and lines[2].endswith("<= 1 s: met")
+    assert "1.10 s" in lines[3] and lines[3].endswith("<= 1 s: NOT met")
+    assert lines[4].split("|")[2].strip() == "ERROR"
