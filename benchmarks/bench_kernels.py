@@ -124,3 +124,30 @@ class TrainInitialization(_Suite):
     """Full-batch GD [2, 10, 5, 1], lr 0.01, GRAD_DZ: 300, 3000, 30000 examples."""
 
     family = "train_initialization"
+
+
+class ModelFacade:
+    """The notebooks' ``model()`` calls through the façade (:data:`fastnn.bench.MODELS`:
+    regularization GD, initialization GD, optimization Adam; 1000 iterations per call)."""
+
+    params = [_BACKENDS, list(_bench.MODELS)]  # noqa: RUF012
+    param_names = ["backend", "model"]  # noqa: RUF012
+    timeout = 300
+    rounds = 1
+    repeat = (2, 10, 3.0)
+
+    def setup(self, backend, model):
+        key = ("model", model, backend)
+        if key not in _built:
+            try:
+                fn = _bench.build_model(model, backend)
+                fn()                       # compile (or load the cache) here, untimed
+                _built[key] = fn
+            except NotImplementedError as exc:
+                _built[key] = exc
+        if isinstance(_built[key], NotImplementedError):
+            raise NotImplementedError(str(_built[key]))
+        self.fn = _built[key]
+
+    def time_model(self, backend, model):
+        self.fn()

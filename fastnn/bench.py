@@ -140,6 +140,8 @@ __all__ = [
     "WORKLOADS",
     "case_info",
     "build_case",
+    "MODELS",
+    "build_model",
     "workloads",
     "run_workloads",
     "EstimatorCase",
@@ -441,6 +443,76 @@ def build_case(family, size, dtype, backend):
     return case
 
 
+# ------------------------------------------------------------------ the façade's model()
+# The notebooks' model() calls through the public API, the rows the speed goals name:
+# name -> (module, dataset, arguments, iterations argument, iterations per call,
+# description). A call of 1000 iterations (epochs) is one chunk of model()'s compiled
+# loop between two prints, with model()'s fixed work (initialisation, checks, the
+# returned dict) once, as in the notebook's call of 10 to 30 such chunks.
+_MODELS = {
+    "model_regularization-notebook-f64": (
+        "regularization", "football", {}, "num_iterations", 1000,
+        "regularization.model(): [2, 20, 3, 1], 211 examples, GD lr 0.3"),
+    "model_initialization-notebook-f64": (
+        "initialization", "circles", {"initialization": "he"}, "num_iterations", 1000,
+        "initialization.model(): [2, 10, 5, 1], 300 examples, He, GD lr 0.01"),
+    "model_optimization-adam-f64": (
+        "optimization", "moons", {"layers_dims": [2, 5, 2, 1], "optimizer": "adam"},
+        "num_epochs", 1000,
+        "optimization.model(): [2, 5, 2, 1], 300 examples, Adam, batch 64"),
+}
+
+
+#: The façade rows' names.
+MODELS = tuple(_MODELS)
+
+
+def build_model(name, backend):
+    """A façade row's callable: the notebook's ``model()`` call on one backend.
+
+    Parameters
+    ----------
+    name : str
+        One of :data:`MODELS`.
+    backend : str
+        ``"numpy"`` (the baseline) or a compiled backend.
+
+    Returns
+    -------
+    callable
+        ``fn()`` trains from the notebook's initialisation (the same work every call)
+        with ``print_cost=False``, inside ``fastnn.use_backend(backend)``.
+
+    Raises
+    ------
+    NotImplementedError
+        If the backend cannot be used here.
+    """
+    from ._backend import use_backend
+
+    if name not in _MODELS:
+        raise ValueError(f"unknown façade row {name!r}; one of {list(MODELS)}")
+
+    module, data, kwargs, iters_arg, iters, _ = _MODELS[name]
+    _kernel_module(backend)                 # NotImplementedError when unavailable
+    nb = importlib.import_module(f"{__package__}.{module}")
+    X, Y = _dataset(data)
+    kw = dict(kwargs, print_cost=False, **{iters_arg: iters})
+
+    def fn():
+        with use_backend(backend):
+            nb.model(X, Y, **kw)
+
+    return fn
+
+
+def _model_workload(name):
+    *_, iters_arg, iters, what = _MODELS[name]
+    unit = "epochs" if iters_arg == "num_epochs" else "iterations"
+    return Workload(name=name, setup=functools.partial(build_model, name), kernel="model",
+                    description=f"{what}, {iters} {unit} per call (façade)")
+
+
 # --------------------------------------------------------------------------- workloads
 @dataclass
 class Workload:
@@ -499,7 +571,8 @@ _F = ("full",)
 
 #: fastnn's own workloads. Quick mode (CI's gate) runs a subset: the notebook shapes, the
 #: large BLAS products, 1e6-element dropout, 1e3 and 1e7-element optimizer steps, the
-#: course and a 32-wide gradient check and the three notebooks' training loops. The full
+#: course and a 32-wide gradient check, the three notebooks' training loops and their
+#: ``model()`` calls through the façade (the rows of the speed goals). The full
 #: run adds medium shapes, 1e7 dropout, in-cache 1e6 optimizer steps, float32 rows, the
 #: 64-wide gradient check and 10x larger training sets. A name always means the same
 #: work, so floors of both modes can share names.
@@ -535,6 +608,7 @@ WORKLOADS = [
     _w("train_optimization", "medium", modes=_F),
     _w("train_initialization", "notebook"),
     _w("train_initialization", "medium", modes=_F),
+    *[_model_workload(name) for name in _MODELS],
 ]
 
 

@@ -266,3 +266,32 @@ def test_committed_floors_cover_the_quick_gate():
     for mode in ("quick", "full"):
         for name, floor in doc[mode]["numba"].items():
             assert 0 < floor, (mode, name)
+
+
+def test_model_rows_call_the_facade_on_their_backend(monkeypatch):
+    # each row's call trains through fastnn.<notebook>.model() on the backend it names:
+    # the NumPy baseline's training loop runs for the numpy row only
+    from fastnn.kernels import numpy_ref
+
+    calls = []
+    real = numpy_ref.train_mlp
+
+    def counted(*args, **kwargs):
+        calls.append(args[2].tolist() if hasattr(args[2], "tolist") else list(args[2]))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(numpy_ref, "train_mlp", counted)
+    dims = {"model_regularization-notebook-f64": [2, 20, 3, 1],
+            "model_initialization-notebook-f64": [2, 10, 5, 1],
+            "model_optimization-adam-f64": [2, 5, 2, 1]}
+    assert set(bench.MODELS) == set(dims)
+    quick = {w.name: w for w in bench.workloads("quick")}
+    for name in bench.MODELS:
+        assert quick[name].kernel == "model" and "façade" in quick[name].description
+        bench.build_model(name, "numba")()
+        assert calls == []
+        bench.build_model(name, "numpy")()
+        assert calls and calls[-1] == dims[name]
+        calls.clear()
+    with pytest.raises(ValueError, match="unknown façade row"):
+        bench.build_model("model_nope", "numpy")

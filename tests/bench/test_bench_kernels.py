@@ -25,3 +25,17 @@ def test_kernel(benchmark, kernel, size, dtype, backend):
                                 description=case.description, bytes=case.bytes,
                                 flops=case.flops)
     benchmark(case.fn)
+
+
+@pytest.mark.parametrize("model", bench.MODELS)
+def test_model(benchmark, model, dtype, backend):
+    if dtype != "float64":
+        pytest.skip("the notebooks' model() calls run in float64")
+    try:
+        fn = bench.build_model(model, backend)
+    except NotImplementedError as exc:
+        pytest.skip(str(exc))
+    fn()                                        # compile before timing
+    benchmark.group = model
+    benchmark.extra_info.update(kernel="model", backend=backend)
+    benchmark(fn)
