@@ -610,7 +610,8 @@ def _make_nn_vec(R, trans, resume=False, src=False):
 
 
 def _tail_vec_codegen(context, builder, sig, args):
-    """LLVM IR of :func:`_tail_v`: OpenBLAS's one-column kernel on 4 columns a step."""
+    """LLVM IR of :func:`_tail_v`: OpenBLAS's one-column kernel on 8 columns a step (the
+    last 4 of ``m4`` on 4), one vector lane per column."""
     wty, bty, rty = sig.args[:3]
     w, B, r = (context.make_array(t)(context, builder, value=v)
                for t, v in zip((wty, bty, rty), args[:3]))
@@ -619,52 +620,59 @@ def _tail_vec_codegen(context, builder, sig, args):
     fname = "f64" if fty == ir.DoubleType() else "f32"
     ity = m4_v.type
     i32 = ir.IntType(32)
-    vty = ir.VectorType(fty, 4)
-    vfma = cgutils.get_or_insert_function(
-        builder.module, ir.FunctionType(vty, [vty] * 3), "llvm.fma.v4" + fname)
     k, m = cgutils.unpack_tuple(builder, B.shape, 2)
 
     def c(v):
         return ir.Constant(ity, v)
 
-    def term(l, j):
-        wl = builder.load(builder.gep(w.data, [l]))
-        sp = builder.insert_element(ir.Constant(vty, ir.Undefined), wl, ir.Constant(i32, 0))
-        sp = builder.shuffle_vector(sp, ir.Constant(vty, ir.Undefined),
-                                    ir.Constant(ir.VectorType(i32, 4), [0] * 4))
-        ptr = builder.gep(B.data, [builder.add(builder.mul(l, m), j)])
-        return sp, builder.load(builder.bitcast(ptr, vty.as_pointer()), align=1)
-
     kk = builder.mul(builder.sdiv(k, c(8)), c(8))
-    zero = ir.Constant(vty, [ir.Constant(fty, 0.0)] * 4)
 
-    def column_block(j, _):
-        def unrolled(t, lanes):
-            for h in range(2):                 # l = t + 4h + lane
-                for lane in range(4):
-                    wv, bv = term(builder.add(t, c(4 * h + lane)), j)
-                    lanes[lane] = builder.call(vfma, [wv, bv, lanes[lane]])
-            return lanes
+    def column_block(width):
+        vty = ir.VectorType(fty, width)
+        vfma = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(vty, [vty] * 3), f"llvm.fma.v{width}{fname}")
+        zero = ir.Constant(vty, [ir.Constant(fty, 0.0)] * width)
 
-        _, lanes = _ir_for(builder, c(0), kk, 8, [zero] * 4, unrolled, "tail8")
+        def term(l, j):
+            wl = builder.load(builder.gep(w.data, [l]))
+            sp = builder.insert_element(ir.Constant(vty, ir.Undefined), wl,
+                                        ir.Constant(i32, 0))
+            sp = builder.shuffle_vector(sp, ir.Constant(vty, ir.Undefined),
+                                        ir.Constant(ir.VectorType(i32, width), [0] * width))
+            ptr = builder.gep(B.data, [builder.add(builder.mul(l, m), j)])
+            return sp, builder.load(builder.bitcast(ptr, vty.as_pointer()), align=1)
 
-        def rest(l, acc):
-            wv, bv = term(l, j)
-            return [builder.call(vfma, [wv, bv, acc[0]])]
+        def block(j, _):
+            def unrolled(t, lanes):
+                for h in range(2):                 # l = t + 4h + lane
+                    for lane in range(4):
+                        wv, bv = term(builder.add(t, c(4 * h + lane)), j)
+                        lanes[lane] = builder.call(vfma, [wv, bv, lanes[lane]])
+                return lanes
 
-        _, (l0,) = _ir_for(builder, kk, k, 1, [lanes[0]], rest, "tail1")
-        out = builder.fadd(builder.fadd(l0, lanes[1]), builder.fadd(lanes[2], lanes[3]))
-        builder.store(out, builder.bitcast(builder.gep(r.data, [j]), vty.as_pointer()), align=1)
-        return []
+            _, lanes = _ir_for(builder, c(0), kk, 8, [zero] * 4, unrolled, "tail8")
 
-    _ir_for(builder, c(0), m4_v, 4, [], column_block, "tailj")
+            def rest(l, acc):
+                wv, bv = term(l, j)
+                return [builder.call(vfma, [wv, bv, acc[0]])]
+
+            _, (l0,) = _ir_for(builder, kk, k, 1, [lanes[0]], rest, "tail1")
+            out = builder.fadd(builder.fadd(l0, lanes[1]), builder.fadd(lanes[2], lanes[3]))
+            builder.store(out, builder.bitcast(builder.gep(r.data, [j]), vty.as_pointer()),
+                          align=1)
+            return []
+
+        return block
+
+    j8, _ = _ir_for(builder, c(0), m4_v, 8, [], column_block(8), "tailj8")
+    _ir_for(builder, j8, m4_v, 4, [], column_block(4), "tailj4")
     return context.get_dummy_value()
 
 
 @intrinsic
 def _tail_v(typingctx, w, B, r, m4):
-    """``r[:m4]`` of OpenBLAS's one-column kernel (see :func:`_tail_rows`), 4 columns a
-    step in vector lanes: lane ``t`` of the unrolled-by-8 part, the rest into lane 0,
+    """``r[:m4]`` of OpenBLAS's one-column kernel (see :func:`_tail_rows`), 8 columns a
+    step in vector lanes (the last 4 of ``m4`` on 4): lane ``t`` of the unrolled-by-8 part, the rest into lane 0,
     summed ``(l0 + l1) + (l2 + l3)``, per column as the scalar code does it."""
     ok = (_pw8_row_type(w) and _pw8_row_type(r) and isinstance(B, types.Array)
           and B.ndim == 2 and B.layout == "C" and B.dtype == w.dtype and r.dtype == w.dtype
