@@ -1181,8 +1181,19 @@ def row_sums(D, scale, out):
     n_rows, n = D.shape
     n4 = n_rows - n_rows % 4
     half = n // 2 - (n // 2) % 8            # where the pairwise recursion splits a row
+    # two or three rows left after the groups of four: one more group, overlapping the
+    # one before (a row summed twice gets the same bits; a group costs about one row)
+    last = n_rows >= 4 and n_rows % 4 >= 2
     if n4 > 0 and n - half <= 128:          # one or two leaves a row: no stack needed
-        _row_sums4_leaf(D, scale, out, n4)
+        _row_sums4_leaf(D, scale, out, 0, n4)
+        if last:
+            _row_sums4_leaf(D, scale, out, n_rows - 4, n_rows)
+            return
+    elif n4 > 0 and _two_leaves(half) and _two_leaves(n - half):
+        _row_sums4_quarters(D, scale, out, 0, n4)   # up to four leaves a row
+        if last:
+            _row_sums4_quarters(D, scale, out, n_rows - 4, n_rows)
+            return
     elif n4 > 0:
         _row_sums4(D, scale, out, n4, np.empty(192, np.int64), np.empty(192, np.int64),
                    np.empty((96, 4), D.dtype))
@@ -1192,14 +1203,15 @@ def row_sums(D, scale, out):
 
 
 @njit(**_JIT)
-def _row_sums4_leaf(D, scale, out, n4):
-    """Rows ``0 .. n4-1`` of :func:`row_sums` when a row is one pairwise leaf (at most
-    128 values) or two (NumPy's first split, then ``left + right``)."""
+def _row_sums4_leaf(D, scale, out, i0, i1):
+    """Rows ``i0 .. i1-1`` (a multiple of 4 of them) of :func:`row_sums` when a row is
+    one pairwise leaf (at most 128 values) or two (NumPy's first split, then ``left +
+    right``)."""
     zero = D.dtype.type(0.0)
     s = D.dtype.type(scale)
     n = D.shape[1]
     half = n // 2 - (n // 2) % 8
-    for i in range(0, n4, 4):
+    for i in range(i0, i1, 4):
         if n <= 128:
             s0, s1, s2, s3 = _pw_block4(D, i, np.int64(0), n)
         else:
@@ -1210,6 +1222,43 @@ def _row_sums4_leaf(D, scale, out, n4):
         out[i + 1] = s * (zero + s1)
         out[i + 2] = s * (zero + s2)
         out[i + 3] = s * (zero + s3)
+
+
+@njit(inline="always", **_JIT)
+def _two_leaves(c):
+    """Whether NumPy's pairwise recursion sums ``c`` values in at most two leaves."""
+    h = c // 2 - (c // 2) % 8
+    return c <= 128 or c - h <= 128
+
+
+@njit(inline="always", **_JIT)
+def _pw_seg4(D, i, lo, c):
+    """The pairwise sums of rows ``i .. i+3`` over ``[lo, lo+c)``, ``c`` in one or two
+    leaves (:func:`_two_leaves`)."""
+    if c <= 128:
+        return _pw_block4(D, i, lo, c)
+    h = c // 2 - (c // 2) % 8
+    l0, l1, l2, l3 = _pw_block4(D, i, lo, h)
+    r0, r1, r2, r3 = _pw_block4(D, i, lo + h, c - h)
+    return l0 + r0, l1 + r1, l2 + r2, l3 + r3
+
+
+@njit(**_JIT)
+def _row_sums4_quarters(D, scale, out, i0, i1):
+    """Rows ``i0 .. i1-1`` of :func:`row_sums` (as :func:`_row_sums4_leaf`) when each
+    half of a row (NumPy's first split) is one or two leaves: the recursion unrolled, no
+    stack (rows of 257 to about 500 values)."""
+    zero = D.dtype.type(0.0)
+    s = D.dtype.type(scale)
+    n = D.shape[1]
+    half = n // 2 - (n // 2) % 8
+    for i in range(i0, i1, 4):
+        l0, l1, l2, l3 = _pw_seg4(D, i, np.int64(0), half)
+        r0, r1, r2, r3 = _pw_seg4(D, i, half, n - half)
+        out[i] = s * (zero + (l0 + r0))
+        out[i + 1] = s * (zero + (l1 + r1))
+        out[i + 2] = s * (zero + (l2 + r2))
+        out[i + 3] = s * (zero + (l3 + r3))
 
 
 @njit(**_JIT)

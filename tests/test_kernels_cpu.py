@@ -413,12 +413,14 @@ def test_resumed_chains_continue_each_chain_in_order(n, k, nc):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("m", [0, 1, 7, 8, 64, 128, 129, 211, 300, 1100])
+@pytest.mark.parametrize("m", [0, 1, 7, 8, 64, 128, 129, 211, 256, 257, 300, 400, 500,
+                               520, 1100])
 def test_row_sums_are_numpy_pairwise_sums(m, dtype):
     from fastnn.kernels import _cpu_blas as blas
 
     rng = np.random.default_rng(m)
-    for n in (1, 3, 4, 9):
+    # rows one at a time, in groups of four, and a last group overlapping the one before
+    for n in (1, 3, 4, 5, 6, 7, 9, 10):
         D = (rng.standard_normal((n, m)) * 10.0 ** rng.integers(-3, 4, (n, m))).astype(dtype)
         out = np.empty(n, dtype)
         blas.row_sums(D, 0.25, out)
