@@ -1531,22 +1531,29 @@ def _memory_child(spec_json):
                       "seconds": seconds, "method": method}))
 
 
-def _run_memory_child(case, backend, timeout):
+def _run_child(entry, spec, timeout, env=None):
+    """Run ``fastnn.bench.<entry>(json.dumps(spec))`` in a new Python process; return the
+    JSON object of its last output line (RuntimeError, with its last error line, when
+    it fails)."""
     import subprocess
 
-    spec = json.dumps({"api": case.api, "dims": list(case.dims), "m": int(case.m),
-                       "dtype": case.dtype, "backend": backend})
-    # A fixed mmap threshold: every large array is its own mapping, returned to the
-    # system when freed, so the peak counts allocations, not allocator slack.
-    env = dict(os.environ, MALLOC_MMAP_THRESHOLD_="131072")
     proc = subprocess.run(
-        [sys.executable, "-c", "import sys; from fastnn.bench import _memory_child; "
-         "_memory_child(sys.argv[1])", spec],
+        [sys.executable, "-c", f"import sys; from fastnn.bench import {entry}; "
+         f"{entry}(sys.argv[1])", json.dumps(spec)],
         capture_output=True, text=True, timeout=timeout, env=env, check=False)
     if proc.returncode != 0:
         tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
         raise RuntimeError(f"the measuring process exited with {proc.returncode}: {tail}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _run_memory_child(case, backend, timeout):
+    spec = {"api": case.api, "dims": list(case.dims), "m": int(case.m),
+            "dtype": case.dtype, "backend": backend}
+    # A fixed mmap threshold: every large array is its own mapping, returned to the
+    # system when freed, so the peak counts allocations, not allocator slack.
+    env = dict(os.environ, MALLOC_MMAP_THRESHOLD_="131072")
+    return _run_child("_memory_child", spec, timeout, env)
 
 
 def run_memory_cases(cases, backends=None, *, baseline="numpy", stream=sys.stderr,
@@ -1857,17 +1864,8 @@ def _startup_child(spec_json):
 
 
 def _run_startup_child(case, backend, timeout):
-    import subprocess
-
-    spec = json.dumps({"target": case.target, "backend": backend})
-    proc = subprocess.run(
-        [sys.executable, "-c", "import sys; from fastnn.bench import _startup_child; "
-         "_startup_child(sys.argv[1])", spec],
-        capture_output=True, text=True, timeout=timeout, check=False)
-    if proc.returncode != 0:
-        tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
-        raise RuntimeError(f"the measuring process exited with {proc.returncode}: {tail}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return _run_child("_startup_child", {"target": case.target, "backend": backend},
+                      timeout)
 
 
 def run_startup_cases(cases, backends=None, *, repeats=3, stream=sys.stderr, timeout=600):

@@ -672,8 +672,9 @@ def _tail_vec_codegen(context, builder, sig, args):
 @intrinsic
 def _tail_v(typingctx, w, B, r, m4):
     """``r[:m4]`` of OpenBLAS's one-column kernel (see :func:`_tail_rows`), 8 columns a
-    step in vector lanes (the last 4 of ``m4`` on 4): lane ``t`` of the unrolled-by-8 part, the rest into lane 0,
-    summed ``(l0 + l1) + (l2 + l3)``, per column as the scalar code does it."""
+    step in vector lanes (the last 4 of ``m4`` on 4): lane ``t`` of the unrolled-by-8
+    part, the rest into lane 0, summed ``(l0 + l1) + (l2 + l3)``, per column as the
+    scalar code does it."""
     ok = (_pw8_row_type(w) and _pw8_row_type(r) and isinstance(B, types.Array)
           and B.ndim == 2 and B.layout == "C" and B.dtype == w.dtype and r.dtype == w.dtype
           and r.mutable and isinstance(m4, types.Integer))
@@ -1184,15 +1185,12 @@ def row_sums(D, scale, out):
     # two or three rows left after the groups of four: one more group, overlapping the
     # one before (a row summed twice gets the same bits; a group costs about one row)
     last = n_rows >= 4 and n_rows % 4 >= 2
-    if n4 > 0 and n - half <= 128:          # one or two leaves a row: no stack needed
-        _row_sums4_leaf(D, scale, out, 0, n4)
+    whole = _two_leaves(n)                  # one or two leaves a row
+    if n4 > 0 and (whole or (_two_leaves(half) and _two_leaves(n - half))):
+        # the recursion unrolled (up to four leaves a row), no stack
+        _row_sums4_unrolled(D, scale, out, 0, n4, whole)
         if last:
-            _row_sums4_leaf(D, scale, out, n_rows - 4, n_rows)
-            return
-    elif n4 > 0 and _two_leaves(half) and _two_leaves(n - half):
-        _row_sums4_quarters(D, scale, out, 0, n4)   # up to four leaves a row
-        if last:
-            _row_sums4_quarters(D, scale, out, n_rows - 4, n_rows)
+            _row_sums4_unrolled(D, scale, out, n_rows - 4, n_rows, whole)
             return
     elif n4 > 0:
         _row_sums4(D, scale, out, n4, np.empty(192, np.int64), np.empty(192, np.int64),
@@ -1200,28 +1198,6 @@ def row_sums(D, scale, out):
     s = D.dtype.type(scale)
     for i in range(n4, n_rows):
         out[i] = s * pairwise_sum(D[i], False)
-
-
-@njit(**_JIT)
-def _row_sums4_leaf(D, scale, out, i0, i1):
-    """Rows ``i0 .. i1-1`` (a multiple of 4 of them) of :func:`row_sums` when a row is
-    one pairwise leaf (at most 128 values) or two (NumPy's first split, then ``left +
-    right``)."""
-    zero = D.dtype.type(0.0)
-    s = D.dtype.type(scale)
-    n = D.shape[1]
-    half = n // 2 - (n // 2) % 8
-    for i in range(i0, i1, 4):
-        if n <= 128:
-            s0, s1, s2, s3 = _pw_block4(D, i, np.int64(0), n)
-        else:
-            l0, l1, l2, l3 = _pw_block4(D, i, np.int64(0), half)
-            r0, r1, r2, r3 = _pw_block4(D, i, half, n - half)
-            s0, s1, s2, s3 = l0 + r0, l1 + r1, l2 + r2, l3 + r3
-        out[i] = s * (zero + s0)
-        out[i + 1] = s * (zero + s1)
-        out[i + 2] = s * (zero + s2)
-        out[i + 3] = s * (zero + s3)
 
 
 @njit(inline="always", **_JIT)
@@ -1244,21 +1220,25 @@ def _pw_seg4(D, i, lo, c):
 
 
 @njit(**_JIT)
-def _row_sums4_quarters(D, scale, out, i0, i1):
-    """Rows ``i0 .. i1-1`` of :func:`row_sums` (as :func:`_row_sums4_leaf`) when each
-    half of a row (NumPy's first split) is one or two leaves: the recursion unrolled, no
-    stack (rows of 257 to about 500 values)."""
+def _row_sums4_unrolled(D, scale, out, i0, i1, whole):
+    """Rows ``i0 .. i1-1`` (a multiple of 4 of them) of :func:`row_sums` without the
+    explicit stack: with ``whole`` a row is one pairwise leaf or two, else each half of
+    NumPy's first split is (rows of up to about 500 values)."""
     zero = D.dtype.type(0.0)
     s = D.dtype.type(scale)
     n = D.shape[1]
     half = n // 2 - (n // 2) % 8
     for i in range(i0, i1, 4):
-        l0, l1, l2, l3 = _pw_seg4(D, i, np.int64(0), half)
-        r0, r1, r2, r3 = _pw_seg4(D, i, half, n - half)
-        out[i] = s * (zero + (l0 + r0))
-        out[i + 1] = s * (zero + (l1 + r1))
-        out[i + 2] = s * (zero + (l2 + r2))
-        out[i + 3] = s * (zero + (l3 + r3))
+        if whole:
+            s0, s1, s2, s3 = _pw_seg4(D, i, np.int64(0), n)
+        else:
+            l0, l1, l2, l3 = _pw_seg4(D, i, np.int64(0), half)
+            r0, r1, r2, r3 = _pw_seg4(D, i, half, n - half)
+            s0, s1, s2, s3 = l0 + r0, l1 + r1, l2 + r2, l3 + r3
+        out[i] = s * (zero + s0)
+        out[i + 1] = s * (zero + s1)
+        out[i + 2] = s * (zero + s2)
+        out[i + 3] = s * (zero + s3)
 
 
 @njit(**_JIT)
