@@ -17,6 +17,13 @@ from fastnn.cli import main
 FAST = ["--quick", "--repeats", "1", "--min-time", "0.001", "-q"]
 
 
+def _run(tmp_path, capsys, *args):
+    """``fastnn bench ARGS --json FILE``: the exit status asserted 0; (table, JSON)."""
+    out = tmp_path / "bench.json"
+    assert main(["bench", *args, "--json", str(out)]) == 0
+    return capsys.readouterr().out, json.loads(out.read_text())
+
+
 def _names(capsys, *args):
     assert main(["bench", "--list", *args]) == 0
     return [line.split()[0] for line in capsys.readouterr().out.splitlines()]
@@ -46,13 +53,9 @@ def test_list_and_only_select_the_sections(capsys):
 
 
 def test_estimator_row_football(tmp_path, capsys):
-    out = tmp_path / "est.json"
-    rc = main(["bench", *FAST, "--only", "estimator-football", "--json", str(out)])
-    assert rc == 0
-    table = capsys.readouterr().out
+    table, doc = _run(tmp_path, capsys, *FAST, "--only", "estimator-football")
     assert "estimator-football" in table and "sklearn fit" in table
     assert "fastnn[numba] fit" in table and "not gated" in table
-    doc = json.loads(out.read_text())
     assert doc["workloads"] == [] and doc["memory"] == []
     assert "check" not in doc
     (row,) = doc["estimator"]
@@ -133,12 +136,8 @@ def test_memory_minimum_is_what_the_pass_returns(api, dims):
 
 
 def test_memory_rows_1e6(tmp_path, capsys):
-    out = tmp_path / "mem.json"
-    rc = main(["bench", "-q", "--only", "peakmem-regularization-1e6", "--json", str(out)])
-    assert rc == 0
-    table = capsys.readouterr().out
+    table, doc = _run(tmp_path, capsys, "-q", "--only", "peakmem-regularization-1e6")
     assert "peakmem-regularization-1e6" in table and "numba peak" in table
-    doc = json.loads(out.read_text())
     assert doc["mode"] == "full" and doc["workloads"] == [] and doc["estimator"] == []
     (row,) = doc["memory"]
     assert row["errors"] == {}
@@ -162,12 +161,8 @@ def test_memory_rows_1e6(tmp_path, capsys):
 
 
 def test_startup_row_runs_new_processes(tmp_path, capsys):
-    out = tmp_path / "startup.json"
-    rc = main(["bench", "-q", "--only", "startup-linear_relu_fwd", "--json", str(out)])
-    assert rc == 0
-    table = capsys.readouterr().out
+    table, doc = _run(tmp_path, capsys, "-q", "--only", "startup-linear_relu_fwd")
     assert "startup-linear_relu_fwd" in table and "import + first" in table
-    doc = json.loads(out.read_text())
     assert doc["workloads"] == [] and doc["estimator"] == [] and doc["memory"] == []
     (row,) = doc["startup"]
     assert row["errors"] == {} and row["goal_s"] == bench.STARTUP_GOAL_S
