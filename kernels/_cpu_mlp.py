@@ -402,6 +402,10 @@ def grad_check_kernel(theta, X, Y, dims, hidden, epsilon, out, lo, hi):
 #: every term if they fit, else every few terms (see :func:`grad_check_setup`); a
 #: perturbed row's own chains get a quarter of it.
 CP_MAX = 1 << 22
+#: Most values of the batch in which, below 16 examples, a row's perturbations go
+#: through the later layers together (:func:`grad_check_cols`): changed columns times
+#: the widest layer.
+BATCH_MAX = 1 << 16
 
 
 @njit(**_JIT)
@@ -471,12 +475,14 @@ def _ce_terms(T, n, Y, cols):
 
 
 @njit(inline="always", **_JIT)
-def _costs_of(PZ, PC, roff, rid, nrec, Y, lossp, loss0, inv_m, JS):
+def _costs_of(PZ, PC, roff, rid, nrec, Y, lossp, loss0, inv_m, JS, out, epsilon):
     """The deferred costs of :func:`grad_check_cols`: record ``q < nrec`` holds the
     output pre-activations ``PZ[roff[q]:roff[q + 1]]`` of one perturbation at the
     examples ``PC[...]`` (every other example keeps its cost term); its cost goes to
-    ``JS[rid[q]]``. The sigmoid and the logarithms run once over every record (``PZ``
-    has room for three times the values)."""
+    ``JS[rid[q]]``, ``rid[q] = 2 p`` for parameter ``p`` moved up, ``2 p + 1`` moved
+    down (the record after), which also gives ``out[p]``. The sigmoid and the
+    logarithms run once over every record (``PZ`` has room for three times the
+    values)."""
     nv = roff[nrec]
     uf.sigmoid_into(PZ[:nv], PZ[:nv])
     _ce_terms(PZ, nv, Y, PC)
@@ -486,6 +492,9 @@ def _costs_of(PZ, PC, roff, rid, nrec, Y, lossp, loss0, inv_m, JS):
         JS[rid[q]] = inv_m * blas.pairwise_sum(lossp, False)
         for v in range(roff[q], roff[q + 1]):
             lossp[PC[v]] = loss0[PC[v]]
+        if rid[q] % 2 == 1:
+            p = rid[q] // 2
+            out[p] = (JS[2 * p] - JS[2 * p + 1]) / (2.0 * epsilon)
 
 
 @njit(inline="always", **_JIT)
@@ -763,7 +772,7 @@ def _cols_forward(th, dims, off_w, off_b, hidden, l, In0, In0f, U, Uf, V, Vf, nc
 
 @njit(nogil=True, **_JIT)
 def grad_check_cols(theta, X, Y, dims, hidden, epsilon, out, Z0, A0, loss0, CP, cp_off,
-                    cp_nq, cp_st, row_st, work):
+                    cp_nq, cp_st, row_st, work, batch_max=BATCH_MAX):
     """``out`` for the parameters of the rows this call takes (releases the GIL); float64.
 
     The work is the rows of every layer, a row's weights and its bias together; each
@@ -789,7 +798,13 @@ def grad_check_cols(theta, X, Y, dims, hidden, epsilon, out, Z0, A0, loss0, CP, 
     perturbation recomputes those columns, padded to a multiple of 4 with unchanged
     ones (recomputing a column gives its cached bits). Rows that do not qualify (fewer
     than 16 examples, the rows of the general product) recompute the perturbed row at
-    every column, then the columns where ``g`` changed.
+    every column, then the columns where ``g`` changed. Below 16 examples, those
+    columns of all the row's perturbations go through the later layers together, in
+    batches of up to ``batch_max`` values (columns times the widest layer), unless the
+    next layer is the one output unit (a ``dgemv_n`` row over every example, in place).
+
+    The costs are deferred: the sigmoid and the logarithms run over the outputs of
+    many perturbations at once (up to 8192 values), then each difference is formed.
     """
     L = dims.shape[0] - 1
     m = X.shape[1]
@@ -802,16 +817,21 @@ def grad_check_cols(theta, X, Y, dims, hidden, epsilon, out, Z0, A0, loss0, CP, 
         nmax = max(nmax, dims[l + 1])
         kmax = max(kmax, dims[l])
         ncr = max(ncr, (dims[l] // row_st[l] + 1) * m)
-    # room for the deferred costs of several perturbations (at least one)
-    cap = max(m, 8192)
+    # room for the deferred costs of every perturbation (at least one; at most 8192 values)
+    P = theta.shape[0]
+    cap = max(m, min(8192, 2 * P * m))
+    rcap = min(2 * P, cap + 2 * kmax + 2)      # records (some have no values)
+    # below 16 examples a row's perturbations go through the later layers together:
+    # room for bw of their changed columns (at least m)
+    bw = m if m >= 16 else max(m, min(2 * (kmax + 1) * m, batch_max // nmax))
     # the loop's arrays as views that count no references (blas.borrow) into one
     # buffer; the owners stay alive to the end through keep_alive
-    sizes = (theta.shape[0], A0.shape[0], m, m, nmax * m, nmax * m, _max_workspace(dims, m),
+    sizes = (theta.shape[0], A0.shape[0], m, m, nmax * bw, nmax * bw, _max_workspace(dims, m),
              ncr, nmax * m, nmax * m, m, 2 * m, 2 * kmax, kmax * m, m, m, m, 3 * cap,
-             2 * kmax + 2)
+             2 * P)
     st = _carve(sizes)
     f_own = np.empty(st[-1])
-    i_own = np.zeros(4 * m + cap + 2 * (2 * kmax + 3), np.int64)
+    i_own = np.empty(4 * m + cap + 2 * rcap + 1 + bw, np.int64)
     fb = blas.borrow(f_own)
     th, Ap, lossp, row, Uf, Vf, ws, CRf, Rf, Kf, anew, RS, W2f, Xcf, Tm, AX, yo, PZ, JS = (
         fb[st[0]:st[0] + sizes[0]], fb[st[1]:st[1] + sizes[1]], fb[st[2]:st[2] + sizes[2]],
@@ -829,8 +849,12 @@ def grad_check_cols(theta, X, Y, dims, hidden, epsilon, out, Z0, A0, loss0, CP, 
     cols, S, mark, rest = ib[:m], ib[m:2 * m], ib[2 * m:3 * m], ib[3 * m:4 * m]
     # the deferred costs: values, examples, record bounds and ids (see _costs_of)
     PC = ib[4 * m:4 * m + cap]
-    roff = ib[4 * m + cap:4 * m + cap + 2 * kmax + 3]
-    rid = ib[4 * m + cap + 2 * kmax + 3:]
+    roff = ib[4 * m + cap:4 * m + cap + rcap + 1]
+    rid = ib[4 * m + cap + rcap + 1:4 * m + cap + 2 * rcap + 1]
+    # the batch of changed columns (see bw): their examples
+    BC = ib[4 * m + cap + 2 * rcap + 1:]
+    Ub = blas.view2d(Uf, 0, nmax, bw)
+    Vb = blas.view2d(Vf, 0, nmax, bw)
     theta, X, Y, Z0, A0, loss0, CP = (blas.borrow(theta), blas.borrow(X), blas.borrow(Y),
                                       blas.borrow(Z0), blas.borrow(A0), blas.borrow(loss0),
                                       blas.borrow(CP))
@@ -915,6 +939,11 @@ def grad_check_cols(theta, X, Y, dims, hidden, epsilon, out, Z0, A0, loss0, CP, 
             xo = 0
             _gather_cols(blas.view2d(Xcf, 0, k, ncp), a_src, ao, 0, k, m, S, ncp)
         s_row = row_st[l]
+        # below 16 examples, before a layer other than one output unit's: the row's
+        # perturbations gather their changed columns in one batch (Ub, from PZ[ob] on)
+        batched = not later and (l < L - 2 or (l == L - 2 and dims[L] != 1))
+        nb = 0
+        ob = roff[nrec]
         if prefix:
             # the row's chains after every s_row terms: CR[q] after q * s_row
             for j in range(wd):
@@ -943,9 +972,16 @@ def grad_check_cols(theta, X, Y, dims, hidden, epsilon, out, Z0, A0, loss0, CP, 
                 blas.rows_chain_resume(W2, blas.view2d(x_src, xo, k, wd),
                                        blas.view2d(RS, 0, 2, wd), 0, 2, q * s_row, wd)
             for sign in range(2):
-                if roff[nrec] + m > cap:
-                    _costs_of(PZ, PC, roff, rid, nrec, Y, lossp, loss0, inv_m, JS)
+                if roff[nrec] + m > cap or nrec == rcap:
+                    if nb > 0:
+                        _cols_forward(th, dims, off_w, off_b, hidden, l, Ub, Uf, Ub, Uf, Vb,
+                                      Vf, nb, BC, m, t0, CP, cpb, K, False, PZ, PC, ob, nb,
+                                      yo)
+                        nb = 0
+                    _costs_of(PZ, PC, roff, rid, nrec, Y, lossp, loss0, inv_m, JS, out,
+                              epsilon)
                     nrec = 0
+                    ob = 0
                 o = roff[nrec]
                 th[p] = theta[p] + epsilon if sign == 0 else theta[p] - epsilon
                 # the perturbed row of Z_l (with prefix: computed above)
@@ -998,6 +1034,22 @@ def grad_check_cols(theta, X, Y, dims, hidden, epsilon, out, Z0, A0, loss0, CP, 
                     _cols_forward(th, dims, off_w, off_b, hidden, l, R, Rf, U, Uf, V, Vf,
                                   ncp, S, m, t0, CP, cpb, K, True, PZ, PC, o, ns, yo)
                     nv = ns
+                elif batched:
+                    # the columns where g changed, into the batch
+                    for j in range(m):
+                        if not _same(anew[j], Ap[base + j]):
+                            if nb == bw:
+                                _cols_forward(th, dims, off_w, off_b, hidden, l, Ub, Uf, Ub,
+                                              Uf, Vb, Vf, nb, BC, m, t0, CP, cpb, K, False,
+                                              PZ, PC, ob, nb, yo)
+                                ob += nb
+                                nb = 0
+                            BC[nb] = j
+                            for tt in range(0 if gn % 2 == 1 else t0, n):
+                                Ub[tt, nb] = Ap[off_a[l] + tt * m + j]
+                            Ub[r, nb] = anew[j]
+                            nb += 1
+                            nv += 1
                 else:
                     # the columns where g changed
                     nc = 0
@@ -1032,15 +1084,14 @@ def grad_check_cols(theta, X, Y, dims, hidden, epsilon, out, Z0, A0, loss0, CP, 
                         j = cols[c]
                         Ap[base + j] = A0[base + j]
                 roff[nrec + 1] = o + nv
-                rid[nrec] = 2 * t + sign
+                rid[nrec] = 2 * p + sign
                 nrec += 1
                 th[p] = theta[p]
-        # the row's costs, then its differences
-        _costs_of(PZ, PC, roff, rid, nrec, Y, lossp, loss0, inv_m, JS)
-        nrec = 0
-        for t in range(k + 1):
-            p = off_w[l] + r * k + t if t < k else off_b[l] + r
-            out[p] = (JS[2 * t] - JS[2 * t + 1]) / (2.0 * epsilon)
+        # the row's batch (its costs and differences follow with later rows')
+        if nb > 0:
+            _cols_forward(th, dims, off_w, off_b, hidden, l, Ub, Uf, Ub, Uf, Vb, Vf, nb, BC,
+                          m, t0, CP, cpb, K, False, PZ, PC, ob, nb, yo)
+    _costs_of(PZ, PC, roff, rid, nrec, Y, lossp, loss0, inv_m, JS, out, epsilon)
     blas.keep_alive(f_own, i_own)
 
 

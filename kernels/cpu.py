@@ -773,7 +773,7 @@ def grad_check_mlp(theta, X, Y, dims, hidden, epsilon, gradapprox):
         if sparse:      # every thread takes the next row from one shared counter
             base = _mlp.grad_check_setup(th, X, Y, dims, hidden)
             args = (th, X, Y, dims, hidden, epsilon, of, *base, np.zeros(1, np.int64))
-            kernel, ranges = _mlp.grad_check_cols, [()] * n_chunks
+            kernel, ranges = _mlp.grad_check_cols, [(_mlp.BATCH_MAX,)] * n_chunks
         else:
             args = (th, X, Y, dims, hidden, epsilon, of)
             bounds = [c * P // n_chunks for c in range(n_chunks + 1)]

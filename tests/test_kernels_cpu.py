@@ -994,6 +994,25 @@ def test_grad_check_sparse_with_sparser_cached_chains(cp_max):
     np.testing.assert_array_equal(got, rows)
 
 
+@pytest.mark.parametrize("hidden", [_spec.RELU, _spec.TANH])
+@pytest.mark.parametrize("batch_max", [0, 200, _cpu_mlp.BATCH_MAX])
+def test_grad_check_batches_of_changed_columns(batch_max, hidden):
+    # below 16 examples a row's perturbations go through the later layers in batches:
+    # batches that fill up within a perturbation (batch_max 0: one perturbation's
+    # columns at a time), and costs deferred past 8192 values (the larger net), still
+    # give the row-wise kernel's bits
+    dims, m = ([40, 30, 9, 5, 1], 5) if not numba.config.DISABLE_JIT else ([3, 6, 5, 2, 1], 4)
+    theta, X, Y, dims = _grad_case(dims, m, seed=batch_max + hidden, scale=3.0)
+    P = theta.shape[0]
+    rows, got = np.empty(P), np.full(P, np.nan)
+    _cpu_mlp.grad_check_kernel(theta, X, Y, dims, hidden, 1e-7, rows, 0, P)
+    base = _cpu_mlp.grad_check_setup(theta, X, Y, dims, hidden)
+    _cpu_mlp.grad_check_cols(theta, X, Y, dims, hidden, 1e-7, got, *base,
+                             np.zeros(1, np.int64), batch_max)
+    assert 2 * P * m > 8192 or numba.config.DISABLE_JIT
+    np.testing.assert_array_equal(got, rows)
+
+
 def test_grad_check_sparse_needs_per_column_products():
     assert _cpu_mlp.sparse_check_ok(np.array([4, 5, 3, 1]), 3)
     assert _cpu_mlp.sparse_check_ok(np.array([300, 8, 1]), 4)       # wide input layer: fine
