@@ -800,8 +800,9 @@ def grad_check_cols(theta, X, Y, dims, hidden, epsilon, out, Z0, A0, loss0, CP, 
     than 16 examples, the rows of the general product) recompute the perturbed row at
     every column, then the columns where ``g`` changed. Below 16 examples, those
     columns of all the row's perturbations go through the later layers together, in
-    batches of up to ``batch_max`` values (columns times the widest layer), unless the
-    next layer is the one output unit (a ``dgemv_n`` row over every example, in place).
+    one batch, if it fits in ``batch_max`` values (columns times the widest layer) and
+    unless the next layer is the one output unit (a ``dgemv_n`` row over every example,
+    in place).
 
     The costs are deferred: the sigmoid and the logarithms run over the outputs of
     many perturbations at once (up to 8192 values), then each difference is formed.
@@ -941,7 +942,13 @@ def grad_check_cols(theta, X, Y, dims, hidden, epsilon, out, Z0, A0, loss0, CP, 
         s_row = row_st[l]
         # below 16 examples, before a layer other than one output unit's: the row's
         # perturbations gather their changed columns in one batch (Ub, from PZ[ob] on)
-        batched = not later and (l < L - 2 or (l == L - 2 and dims[L] != 1))
+        # (when all of them fit: the batch and the deferred costs get room for them here)
+        row_vals = 2 * (k + 1) * m
+        batched = (not later and (l < L - 2 or (l == L - 2 and dims[L] != 1))
+                   and row_vals <= bw and row_vals <= cap)
+        if batched and (roff[nrec] + row_vals > cap or nrec + 2 * (k + 1) > rcap):
+            _costs_of(PZ, PC, roff, rid, nrec, Y, lossp, loss0, inv_m, JS, out, epsilon)
+            nrec = 0
         nb = 0
         ob = roff[nrec]
         if prefix:
@@ -972,16 +979,10 @@ def grad_check_cols(theta, X, Y, dims, hidden, epsilon, out, Z0, A0, loss0, CP, 
                 blas.rows_chain_resume(W2, blas.view2d(x_src, xo, k, wd),
                                        blas.view2d(RS, 0, 2, wd), 0, 2, q * s_row, wd)
             for sign in range(2):
-                if roff[nrec] + m > cap or nrec == rcap:
-                    if nb > 0:
-                        _cols_forward(th, dims, off_w, off_b, hidden, l, Ub, Uf, Ub, Uf, Vb,
-                                      Vf, nb, BC, m, t0, CP, cpb, K, False, PZ, PC, ob, nb,
-                                      yo)
-                        nb = 0
+                if not batched and (roff[nrec] + m > cap or nrec == rcap):
                     _costs_of(PZ, PC, roff, rid, nrec, Y, lossp, loss0, inv_m, JS, out,
                               epsilon)
                     nrec = 0
-                    ob = 0
                 o = roff[nrec]
                 th[p] = theta[p] + epsilon if sign == 0 else theta[p] - epsilon
                 # the perturbed row of Z_l (with prefix: computed above)
@@ -1038,12 +1039,6 @@ def grad_check_cols(theta, X, Y, dims, hidden, epsilon, out, Z0, A0, loss0, CP, 
                     # the columns where g changed, into the batch
                     for j in range(m):
                         if not _same(anew[j], Ap[base + j]):
-                            if nb == bw:
-                                _cols_forward(th, dims, off_w, off_b, hidden, l, Ub, Uf, Ub,
-                                              Uf, Vb, Vf, nb, BC, m, t0, CP, cpb, K, False,
-                                              PZ, PC, ob, nb, yo)
-                                ob += nb
-                                nb = 0
                             BC[nb] = j
                             for tt in range(0 if gn % 2 == 1 else t0, n):
                                 Ub[tt, nb] = Ap[off_a[l] + tt * m + j]

@@ -997,10 +997,10 @@ def test_grad_check_sparse_with_sparser_cached_chains(cp_max):
 @pytest.mark.parametrize("hidden", [_spec.RELU, _spec.TANH])
 @pytest.mark.parametrize("batch_max", [0, 200, _cpu_mlp.BATCH_MAX])
 def test_grad_check_batches_of_changed_columns(batch_max, hidden):
-    # below 16 examples a row's perturbations go through the later layers in batches:
-    # batches that fill up within a perturbation (batch_max 0: one perturbation's
-    # columns at a time), and costs deferred past 8192 values (the larger net), still
-    # give the row-wise kernel's bits
+    # below 16 examples a row's perturbations go through the later layers in one batch
+    # (batch_max 0 or 200: too small for these rows, each perturbation on its own), and
+    # the costs are deferred past 8192 values (the larger net: flushed at a row's
+    # start to make room for the row); either way the row-wise kernel's bits
     dims, m = ([40, 30, 9, 5, 1], 5) if not numba.config.DISABLE_JIT else ([3, 6, 5, 2, 1], 4)
     theta, X, Y, dims = _grad_case(dims, m, seed=batch_max + hidden, scale=3.0)
     P = theta.shape[0]
