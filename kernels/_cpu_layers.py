@@ -323,8 +323,14 @@ def linear_act_backward_small(dA, Z, A, act, A_prev, W, scale, l2, dZ, dW, db, d
     """:func:`act_backward_2d` then :func:`linear_backward_small`, in one compiled call.
 
     ``dZ`` goes on as read-only, so the callee is the specialisation ``linear_backward``'s
-    fast path compiles (loaded from the cache, not compiled again).
+    fast path compiles (loaded from the cache, not compiled again). The arrays go on as
+    views that count no references (:func:`._cpu_blas.borrow`; the caller holds them):
+    on the notebook's layers the atomic counts of the calls below cost as much as their
+    arithmetic.
     """
+    dA, Z, A, A_prev, W, dZ, dW, db = (blas.borrow(dA), blas.borrow(Z), blas.borrow(A),
+                                       blas.borrow(A_prev), blas.borrow(W),
+                                       blas.borrow(dZ), blas.borrow(dW), blas.borrow(db))
     act_backward_2d(dA, Z, A, act, dZ)
     linear_backward_small(blas.read_only(dZ), A_prev, W, scale, l2, dW, db, dA_prev)
 
