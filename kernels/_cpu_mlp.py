@@ -53,19 +53,31 @@ __all__ = []
 _JIT = {"cache": True, "error_model": "numpy"}
 
 
+@njit(inline="always", **_JIT)
+def _offsets_into(dims, m, off_w, off_b, off_a):
+    """:func:`param_offsets` (``off_w``, ``off_b``) and :func:`_act_offsets` (``off_a``,
+    ``m`` examples) into the given arrays."""
+    L = dims.shape[0] - 1
+    k = 0
+    a = 0
+    for l in range(L):
+        off_w[l] = k
+        k += dims[l + 1] * dims[l]
+        off_b[l] = k
+        k += dims[l + 1]
+        off_a[l] = a
+        a += dims[l + 1] * m
+    off_a[L] = a
+
+
 @njit(**_JIT)
 def param_offsets(dims):
     """Start of ``W_l`` and ``b_l`` in the flat parameter vector, and its length."""
     L = dims.shape[0] - 1
     off_w = np.empty(L, np.int64)
     off_b = np.empty(L, np.int64)
-    k = 0
-    for l in range(L):
-        off_w[l] = k
-        k += dims[l + 1] * dims[l]
-        off_b[l] = k
-        k += dims[l + 1]
-    return off_w, off_b, k
+    _offsets_into(dims, 0, off_w, off_b, np.empty(L + 1, np.int64))
+    return off_w, off_b, off_b[L - 1] + dims[L]
 
 
 @njit(**_JIT)
@@ -642,23 +654,6 @@ def _layer_cols(th, wo, bo, n, k, act, In, Inf, Out, nc, cols, m, t0, CP, cpb, I
         for c in range(nc):
             Out[i, c] = Out[i, c] + bias
         uf.act_inplace(Out[i, :nc], act)
-
-
-@njit(inline="always", **_JIT)
-def _offsets_into(dims, m, off_w, off_b, off_a):
-    """:func:`param_offsets` (``off_w``, ``off_b``) and :func:`_act_offsets` (``off_a``,
-    ``m`` examples) into the given arrays."""
-    L = dims.shape[0] - 1
-    k = 0
-    a = 0
-    for l in range(L):
-        off_w[l] = k
-        k += dims[l + 1] * dims[l]
-        off_b[l] = k
-        k += dims[l + 1]
-        off_a[l] = a
-        a += dims[l + 1] * m
-    off_a[L] = a
 
 
 @njit(**_JIT)
