@@ -45,6 +45,21 @@ def workspace_size(n_out, n_in, m):
 
 
 @njit(inline="always", **_JIT)
+def backward_workspace_size(n_out, n_in, m, want_dA):
+    """Scratch elements :func:`linear_backward_hand` uses (at most :func:`workspace_size`).
+
+    ``dZ @ A_prev.T`` needs ``n_out * n_in`` when ``m`` spans several k blocks;
+    ``W.T @ dZ`` needs ``5 * m + n_out`` when it has an odd number of rows or
+    ``n_out`` spans several k blocks (:func:`._cpu_blas.mm_nt`, :func:`._cpu_blas.mm_tn`).
+    The notebooks' layers need none, so their backward allocates nothing.
+    """
+    need = n_out * n_in if m > blas.GEMM_Q else 0
+    if want_dA and m > 1 and (n_in % 2 == 1 or n_out > blas.GEMM_Q):
+        need = max(need, 5 * m + n_out)
+    return need
+
+
+@njit(inline="always", **_JIT)
 def use_blas(n_out, n_in, m, blas_min_work, hand_rows):
     """Whether a layer's products go to NumPy's ``np.dot`` rather than the hand loops:
     ``n_out * n_in * m`` at least ``blas_min_work``, unless the layer has 2 to
@@ -294,9 +309,10 @@ def dw_db_epilogue(dZ, W, scale, l2, dW, db):
 def linear_backward_hand(dZ, A_prev, W, scale, l2, dW, db, dA_prev, want_dA, ws):
     """``dW = scale dZ A_prev^T + l2 W``, ``db = scale rowsum(dZ)``, ``dA_prev = W^T dZ``.
 
-    ``ws``: scratch of :func:`workspace_size` elements (allocated here when shorter).
+    ``ws``: scratch of :func:`backward_workspace_size` elements (allocated here when
+    shorter; :func:`workspace_size` is enough).
     """
-    need = workspace_size(W.shape[0], W.shape[1], dZ.shape[1])
+    need = backward_workspace_size(W.shape[0], W.shape[1], dZ.shape[1], want_dA)
     if ws.shape[0] < need:
         ws = np.empty(need, dW.dtype)
     blas.mm_nt(dZ, A_prev, dW, ws)

@@ -237,8 +237,12 @@ def test_act_backward(act, dtype):
     close(dA, dZ1, dtype)
 
 
+# (6, 2, 300) and (300, 2, 3): dW's product in two k blocks, and W.T @ dZ with its k
+# (n_out) in two blocks: the hand loops' scratch on each path (a short one fails under
+# NUMBA_BOUNDSCHECK=1)
 BACKWARD_SHAPES = [(20, 2, 211), (3, 20, 211), (1, 3, 211), (1, 20, 300), (5, 4, 3),
-                   (1, 1, 5), (3, 1, 7), (2, 5, 1), (7, 9, 600), (64, 64, 64)]
+                   (1, 1, 5), (3, 1, 7), (2, 5, 1), (7, 9, 600), (64, 64, 64), (6, 2, 300),
+                   (300, 2, 3)]
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
