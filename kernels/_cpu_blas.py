@@ -774,6 +774,42 @@ def fetch_add(typingctx, a, i, v):
     return types.int64(a, i, v), codegen
 
 
+class _VolatileLoad(ir.instructions.LoadInstr):
+    """A ``load volatile`` (llvmlite's builder has no flag for it)."""
+
+    def descr(self, buf):
+        super().descr(buf)
+        buf[-1] = buf[-1].replace("load ", "load volatile ", 1)
+
+
+@intrinsic
+def touch_rows(typingctx, a, l0, l1):
+    """Read one value of every 64 bytes of rows ``l0 .. l1-1`` of the C-contiguous 2-D
+    ``a`` (unchecked), front to back, so that those rows are in the cache before a tile
+    loop walks them by columns. The loads are volatile (kept though unused) and
+    independent of one another, so many are in flight at once.
+    """
+    if not (isinstance(a, types.Array) and a.ndim == 2 and a.layout == "C"
+            and isinstance(l0, types.Integer) and isinstance(l1, types.Integer)):
+        return None
+
+    def codegen(context, builder, signature, args):
+        arr = context.make_array(signature.args[0])(context, builder, args[0])
+        lo, hi = (context.cast(builder, v, t, types.intp)
+                  for v, t in zip(args[1:], signature.args[1:]))
+        m = cgutils.unpack_tuple(builder, arr.shape, 2)[1]
+        step = max(1, 64 // context.get_abi_sizeof(context.get_data_type(a.dtype)))
+
+        def emit(i, carried):
+            builder._insert(_VolatileLoad(builder.block, builder.gep(arr.data, [i])))
+            return []
+
+        _ir_for(builder, builder.mul(lo, m), builder.mul(hi, m), step, [], emit, "touch")
+        return context.get_dummy_value()
+
+    return types.none(a, l0, l1), codegen
+
+
 @njit(**_JIT)
 def keep_alive(*owners):
     """Nothing: a use of ``owners`` that keeps them alive up to this call, for the
@@ -803,6 +839,9 @@ if config.DISABLE_JIT:
     def read_only(a):  # noqa: F811
         """``a`` itself (pure-Python fallback: nothing is typed here)."""
         return a
+
+    def touch_rows(a, l0, l1):  # noqa: F811
+        """Nothing (pure-Python fallback: there is no cache to warm)."""
 
     def view2d(a, start, n, k):  # noqa: F811
         """``a[start:start + n * k].reshape(n, k)`` (pure-Python fallback)."""
@@ -1720,7 +1759,9 @@ def mm_nn(W, A, C, ws):
 def _mm_nn_k_blocks(W, A, C, odd):
     """:func:`mm_nn` for ``k > GEMM_Q`` (and ``n, m >= 2``): each k block of ``A`` is
     read once for all the rows (row by row, :func:`gemm_row` would stream the whole of
-    ``A`` from memory once per row), in the vector tiles of :func:`_rows_chain`; the odd
+    ``A`` from memory once per row), in the vector tiles of :func:`_rows_chain`, after
+    one pass front to back has brought it into the cache (:func:`touch_rows`; walked
+    by columns straight from memory, the tiles waited on it); the odd
     last row in the one-column order. Every element gets :func:`gemm_row`'s bits: the
     first block's chain, then each further block's chain added to it.
     """
@@ -1737,6 +1778,7 @@ def _mm_nn_k_blocks(W, A, C, odd):
             for t in range(kb):
                 Wk[i, t] = W[i, ls + t]
         Ak = A[ls:ls + kb]
+        touch_rows(A, ls, ls + kb)
         dst = C if ls == 0 else T
         _rows_chain(Wk, False, Ak, dst, 0, ne)
         if odd:
