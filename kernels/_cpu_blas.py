@@ -48,6 +48,9 @@ GEMM_Q = 256
 GEMV_NB = 2048
 #: Columns of :func:`rows_chain_from`'s blocks (a multiple of its 12-column tiles).
 FROM_COLS = 48
+#: Rows of ``A`` that :func:`_nt_block` takes through all its row tiles at a time (so
+#: those rows stay in L1: 16 rows of a 256-column k block are 32 KB).
+NT_COLS = 16
 
 
 @intrinsic
@@ -1884,7 +1887,8 @@ def _nt_block(X, A, T, ls, le):
     Every row but an odd last one is a plain chain per element: those rows go through
     the vector tiles (one chain per lane; with fewer than 4 columns, up to 12 rows per
     tile so that enough chains overlap). The last row of an odd count is OpenBLAS's
-    one-column tail.
+    one-column tail. With 4 or more columns the 8-column tiles take ``NT_COLS`` rows
+    of ``A`` at a time through every row tile, so ``A`` streams from memory once.
     """
     n = X.shape[0]
     p = A.shape[0]
@@ -1939,16 +1943,27 @@ def _nt_block(X, A, T, ls, le):
                     _nt_v4_1(X, A, T, i, q, ls, le)
                 i += 4
     else:
+        # the 8-column tiles first, NT_COLS rows of A at a time for all the row tiles
+        # (and the tail row's lanes), so that A streams from memory once, not once per
+        # row tile; each element's chain is the same wherever it is computed
+        p8 = p - p % 8
+        for q0 in range(0, p8, NT_COLS):
+            q1 = min(p8, q0 + NT_COLS)
+            while i < nn:
+                two = nn - i == 2
+                for q in range(q0, q1, 8):
+                    if two:
+                        _nt_v2_8(X, A, T, i, q, ls, le)
+                    else:
+                        _nt_v4_8(X, A, T, i, q, ls, le)
+                i += 2 if two else 4
+            i = 0
+            if nn < n:
+                _nt_tail(X[n - 1], A[q0:q1], T[n - 1, q0:q1], ls, le, False)
         while i < nn:
             two = nn - i == 2
             step = 2 if two else 4
-            q = 0
-            while q + 8 <= p:
-                if two:
-                    _nt_v2_8(X, A, T, i, q, ls, le)
-                else:
-                    _nt_v4_8(X, A, T, i, q, ls, le)
-                q += 8
+            q = p8
             if q + 4 <= p:
                 if two:
                     _nt_v2_4(X, A, T, i, q, ls, le)
@@ -1973,7 +1988,11 @@ def _nt_block(X, A, T, ls, le):
                     _nt_v4_1(X, A, T, i, q, ls, le)
             i += step
     if nn < n:
-        _nt_tail(X[n - 1], A, T[n - 1], ls, le, singles)
+        if p < 4:
+            _nt_tail(X[n - 1], A, T[n - 1], ls, le, singles)
+        else:                              # the columns left after the 8-column tiles
+            p8 = p - p % 8
+            _nt_tail(X[n - 1], A[p8:], T[n - 1, p8:], ls, le, singles)
 
 
 @njit(inline="always", **_JIT)

@@ -352,7 +352,8 @@ def test_linear_act_backward_fast_path_and_read_only_inputs():
 # (n, p, m): X (n, m) @ A (p, m).T, W (n, p) @ B (p, m) and W (p, n).T @ B (p, m). Odd and
 # even row counts, every p % 4 beside the vector tiles' 8/4/2/1 columns, m past OpenBLAS's
 # k block (256) and past dgemv_t's 2048 block, rows and columns of one; the 12-row NT
-# tiles for p < 4 before 2, 4, 8 and 10 rows and an odd tail row.
+# tiles for p < 4 before 2, 4, 8 and 10 rows and an odd tail row; NT products with p
+# past _nt_block's blocks of NT_COLS rows of A and every p % 8 after them.
 HAND_PRODUCT_SHAPES = [(5, 10, 300), (10, 2, 300), (20, 2, 211), (3, 20, 211), (5, 2, 64),
                        (4, 7, 33), (7, 5, 9), (9, 3, 16), (11, 6, 5), (6, 9, 131),
                        (2, 13, 40), (13, 4, 20), (3, 3, 3), (1, 5, 300), (5, 1, 300),
@@ -360,7 +361,8 @@ HAND_PRODUCT_SHAPES = [(5, 10, 300), (10, 2, 300), (20, 2, 211), (3, 20, 211), (
                        (14, 3, 40), (27, 3, 300), (24, 2, 17), (16, 3, 45), (22, 2, 9),
                        (7, 700, 33), (2, 600, 5), (3, 513, 40), (6, 300, 17), (5, 1100, 3),
                        (1, 2, 64), (1, 7, 33), (6, 1, 45), (3, 1, 2), (1, 2, 3), (1, 6, 4100),
-                       (3, 9, 13), (5, 16, 4), (7, 8, 20)]
+                       (3, 9, 13), (5, 16, 4), (7, 8, 20), (9, 45, 30), (7, 23, 12),
+                       (5, 34, 260), (4, 40, 7), (6, 19, 40), (11, 30, 17)]
 
 
 @pytest.mark.parametrize("shape", HAND_PRODUCT_SHAPES)
