@@ -426,12 +426,21 @@ def _make_nt_vec(blocks, Q, tail=False):
     return intrinsic(impl)
 
 
+def _vector_width(context):
+    """Lanes of the NN tiles' vectors: 8 where the target has AVX-512 (32 vector
+    registers of 8 doubles), else 4. Numba's cache keys compiled code by the target's
+    features, so code of one width is never loaded on a machine of the other."""
+    feats = getattr(context.codegen(), "_tm_features", "") or ""
+    return 8 if "+avx512f" in feats.split(",") else 4
+
+
 def _nn_vec_codegen(context, builder, sig, args, R, trans, resume=False, src=False):
     """LLVM IR of the vector NN tiles: rows ``i .. i+R-1`` of ``C = W @ A`` (``W.T @ A``
     with ``trans``), each element the fma chain over ``l`` from 0 in order (as
-    :func:`_rows_chain`), ``8 // R * 4`` (at least 8; 12 on 4 rows with ``src``, then 8)
-    columns a step, then 4, the rows' chains in registers (8 or 12 chains of 4 lanes in
-    flight).
+    :func:`_rows_chain`), ``max(2, 8 // R)`` vectors of ``V`` lanes (3 on 4 rows with
+    ``src``, then 2) a step, then 8 and 4 columns, then one: the rows' chains in
+    registers (8 or 12 vector chains in flight). ``V`` is 8 where the target has
+    AVX-512, else 4 (:func:`_vector_width`).
 
     With ``resume`` (not ``trans``; two more arguments ``l0, nc``) every chain starts
     from the value in ``C`` and runs over ``l = l0 .. W.shape[1]-1``, on the first ``nc``
@@ -457,11 +466,12 @@ def _nn_vec_codegen(context, builder, sig, args, R, trans, resume=False, src=Fal
     fname = "f64" if fty == ir.DoubleType() else "f32"
     ity = i_v.type
     i32 = ir.IntType(32)
-    vt = {4: ir.VectorType(fty, 4), 1: fty}
-    fmas = {4: cgutils.get_or_insert_function(
-                builder.module, ir.FunctionType(vt[4], [vt[4]] * 3), "llvm.fma.v4" + fname),
-            1: cgutils.get_or_insert_function(
-                builder.module, ir.FunctionType(fty, [fty] * 3), "llvm.fma." + fname)}
+    V = _vector_width(context)
+    vt = {w: ir.VectorType(fty, w) for w in {V, 4}}
+    vt[1] = fty
+    fmas = {w: cgutils.get_or_insert_function(
+                builder.module, ir.FunctionType(vt[w], [vt[w]] * 3),
+                f"llvm.fma.v{w}{fname}" if w > 1 else "llvm.fma." + fname) for w in vt}
     kw = cgutils.unpack_tuple(builder, W.shape, 2)[1]
     k, m = cgutils.unpack_tuple(builder, A.shape, 2)
     kc = cgutils.unpack_tuple(builder, C.shape, 2)[1]
@@ -486,20 +496,22 @@ def _nn_vec_codegen(context, builder, sig, args, R, trans, resume=False, src=Fal
     def splat(x, width):
         if width == 1:
             return x
-        v = builder.insert_element(ir.Constant(vt[4], ir.Undefined), x, ir.Constant(i32, 0))
-        return builder.shuffle_vector(v, ir.Constant(vt[4], ir.Undefined),
-                                      ir.Constant(ir.VectorType(i32, 4), [0] * 4))
+        v = builder.insert_element(ir.Constant(vt[width], ir.Undefined), x,
+                                   ir.Constant(i32, 0))
+        return builder.shuffle_vector(v, ir.Constant(vt[width], ir.Undefined),
+                                      ir.Constant(ir.VectorType(i32, width), [0] * width))
 
     def load(base, idx, width):
         ptr = builder.gep(base, [idx])
         if width == 1:
             return builder.load(ptr)
-        return builder.load(builder.bitcast(ptr, vt[4].as_pointer()), align=1)
+        return builder.load(builder.bitcast(ptr, vt[width].as_pointer()), align=1)
 
     def columns(j, nv, width):
         """Rows' chains for columns ``j .. j + nv*width - 1``, stored into ``C``."""
-        zero = (ir.Constant(vt[4], [ir.Constant(fty, 0.0)] * 4) if width == 4
+        zero = (ir.Constant(vt[width], [ir.Constant(fty, 0.0)] * width) if width > 1
                 else ir.Constant(fty, 0.0))
+        al = 1 if width > 1 else None
 
         def step(l, acc):
             arow = builder.mul(l, astride)
@@ -514,13 +526,13 @@ def _nn_vec_codegen(context, builder, sig, args, R, trans, resume=False, src=Fal
         def c_ptr(r, t, arr=C, stride=kc):
             crow = builder.mul(builder.add(i_v, c(r)), stride)
             ptr = builder.gep(arr.data, [builder.add(crow, builder.add(j, c(width * t)))])
-            return builder.bitcast(ptr, vt[4].as_pointer()) if width == 4 else ptr
+            return builder.bitcast(ptr, vt[width].as_pointer()) if width > 1 else ptr
 
         if src:
-            init = [builder.load(c_ptr(r, t, Ini, ki), align=1 if width == 4 else None)
+            init = [builder.load(c_ptr(r, t, Ini, ki), align=al)
                     for r in range(R) for t in range(nv)]
         elif resume:
-            init = [builder.load(c_ptr(r, t), align=1 if width == 4 else None)
+            init = [builder.load(c_ptr(r, t), align=al)
                     for r in range(R) for t in range(nv)]
         else:
             init = [zero] * (R * nv)
@@ -536,7 +548,7 @@ def _nn_vec_codegen(context, builder, sig, args, R, trans, resume=False, src=Fal
                     v = builder.select(builder.fcmp_ordered("<", v, zero), zero, v)
                     out = builder.select(relu, v, out)
                     acc[r * nv + t] = out
-                builder.store(out, c_ptr(r, t), align=1 if width == 4 else None)
+                builder.store(out, c_ptr(r, t), align=al)
         if src and R == 4:
             with builder.if_then(to_out):
                 w = [splat(builder.load(builder.gep(wout.data, [builder.add(i_v, c(r))])),
@@ -547,9 +559,8 @@ def _nn_vec_codegen(context, builder, sig, args, R, trans, resume=False, src=Fal
                         builder.call(fmas[width], [w[2], x[2], builder.fmul(w[0], x[0])]),
                         builder.call(fmas[width], [w[3], x[3], builder.fmul(w[1], x[1])]))
                     ptr = builder.gep(yout.data, [builder.add(j, c(width * t))])
-                    if width == 4:
-                        ptr = builder.bitcast(ptr, vt[4].as_pointer())
-                    al = 1 if width == 4 else None
+                    if width > 1:
+                        ptr = builder.bitcast(ptr, vt[width].as_pointer())
                     builder.store(builder.fadd(builder.load(ptr, align=al), seg), ptr,
                                   align=al)
 
@@ -561,11 +572,13 @@ def _nn_vec_codegen(context, builder, sig, args, R, trans, resume=False, src=Fal
 
     if src and R == 4:
         nv_main = 3
-    j_end, _ = _ir_for(builder, j0 if src else c(0), ncols, 4 * nv_main, [],
-                       block(nv_main, 4), "nn8")
+    j_end, _ = _ir_for(builder, j0 if src else c(0), ncols, V * nv_main, [],
+                       block(nv_main, V), "nn8")
     if nv_main == 3:
-        # 8 left: two vectors a row still keep 8 chains in flight
-        j_end, _ = _ir_for(builder, j_end, ncols, 8, [], block(2, 4), "nn8t")
+        # 2V left: two vectors a row still keep 8 chains in flight
+        j_end, _ = _ir_for(builder, j_end, ncols, 2 * V, [], block(2, V), "nn8t")
+    if V == 8:
+        j_end, _ = _ir_for(builder, j_end, ncols, 8, [], block(1, 8), "nn8v")
     j_end, _ = _ir_for(builder, j_end, ncols, 4, [], block(1, 4), "nn4")
     _ir_for(builder, j_end, ncols, 1, [], block(1, 1), "nn1")
     return context.get_dummy_value()
