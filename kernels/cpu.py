@@ -11,6 +11,7 @@ the copying path instead of compiling a new specialisation. The compiled kernels
 the private ``_cpu_*`` modules:
 
 * :mod:`._cpu_blas` — small products and sums in NumPy's exact summation order,
+* :mod:`._cpu_gemm` — large float64 products in the same order on AVX-512 and threads,
 * :mod:`._cpu_rng` — NumPy's legacy MT19937 and the counter hash of fast dropout,
 * :mod:`._cpu_layers` — layer, loss, dropout and optimizer kernels,
 * :mod:`._cpu_mlp` — the fused training loop and the incremental gradient check.
@@ -37,6 +38,20 @@ units, mixed at 24. Against a multi-threaded OpenBLAS (faster here up to about 1
 they are not used: OpenBLAS then splits some products differently (a 7 x 1100 @ 1100 x
 150 product on two threads differs from its one-thread bits), so its bits are not the
 hand loops' order.
+``GEMM_MIN_WORK`` / ``GEMM_PAR_MIN_WORK`` — float64 products of the layer wrappers from
+``GEMM_MIN_WORK`` multiply-adds take :func:`._cpu_gemm.gemm_cols` where the target has
+AVX-512 (OpenBLAS runs its 4-lane Haswell kernel there; this one 8 lanes, with
+OpenBLAS's single-threaded bits), split by columns over ``min(numba.get_num_threads(),
+NumPy's BLAS threads)`` Python threads from ``GEMM_PAR_MIN_WORK``. Measured on the
+AVX-512 machine (layer forward against ``numpy_ref``, one thread): 1.3-1.5x at 64^3 and
+128^3, 1.7-2.3x from 256^3 to 1024 x 4096 x 1024; two threads halve the largest
+products' time (below about 512^3 a NumPy call just before leaves OpenBLAS's threads
+spinning on the second core, and the split gains nothing). Compiled for AVX2 (Haswell,
+on the same machine) its 4-lane tiles measured 0.6-1.0x OpenBLAS, so there the wrappers
+keep ``np.dot``. A multi-threaded OpenBLAS splits ``k`` differently from its one-thread
+code for many shapes with ``k`` above 256, so there NumPy's own bits change with its
+thread count (by rounding); these products keep the one-thread bits on any number of
+threads.
 ``PAR_MIN_SIZE`` — elementwise kernels (optimizers, fast dropout) on at least this many
 elements use ``prange``. On the measuring machine two threads gave no speed-up at all
 (its two vCPUs deliver one core of throughput) and Numba's default OpenMP layer stalled
@@ -50,12 +65,14 @@ Parallel work is partitioned elementwise, so results never depend on the thread 
 
 import ctypes
 import functools
+import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numba
 import numpy as np
 
+from . import _cpu_gemm as _gemm
 from . import _cpu_layers as _lay
 from . import _cpu_mlp as _mlp
 from . import _cpu_rng as _rng
@@ -83,6 +100,11 @@ BLAS_MIN_WORK = 16384
 TRAIN_BLAS_MIN_WORK = 131072
 #: Layers of 2 to ``HAND_ROWS`` units take the hand loops at any size (BLAS on one thread).
 HAND_ROWS = 20
+#: Larger float64 products take :func:`._cpu_gemm.gemm_cols` from this many multiply-adds
+#: (where it has AVX-512; see :func:`_product`).
+GEMM_MIN_WORK = 262144
+#: ... and split their columns over threads from this many.
+GEMM_PAR_MIN_WORK = 4_000_000
 #: Elementwise kernels switch to ``prange`` at this many elements (see the module notes).
 PAR_MIN_SIZE = 5_000_000
 #: Gradient checks of at least this many multiply-adds run over threads.
@@ -182,6 +204,50 @@ def _train_hand_rows(dims, batch):
     return 0
 
 
+@functools.cache
+def _gemm_fast():
+    """Whether :func:`._cpu_gemm.gemm_cols` runs 8-lane vectors here (AVX-512)."""
+    return _gemm.gemm_lanes() == 8
+
+
+@functools.cache
+def _gemm_pool():
+    """Threads for the column ranges of large products (made on first use)."""
+    return ThreadPoolExecutor(max(1, (os.cpu_count() or 1) - 1))
+
+
+def _product(L, ltrans, R, rtrans, out):
+    """``out = op(L) @ op(R)`` (``op`` transposes with the flag) with ``np.dot``'s bits.
+
+    ``L``, ``R`` and ``out`` are C-contiguous (``out`` writable). Large float64 products
+    on a target with AVX-512 take :func:`._cpu_gemm.gemm_cols` (OpenBLAS's order on
+    8-lane vectors; OpenBLAS runs 4-lane code there), their columns split over
+    ``min(numba.get_num_threads(), NumPy's BLAS threads)`` threads from
+    ``GEMM_PAR_MIN_WORK`` multiply-adds; everything else calls ``np.dot``.
+    """
+    n, m = out.shape
+    k = L.shape[0] if ltrans else L.shape[1]
+    if (n * m * k < GEMM_MIN_WORK or n < 2 or m < 2 or out.dtype is not _F64
+            or L.dtype is not _F64 or R.dtype is not _F64 or not _gemm_fast()
+            or np.may_share_memory(out, L) or np.may_share_memory(out, R)):
+        np.dot(L.T if ltrans else L, R.T if rtrans else R, out=out)
+        return
+    strips = -(-m // _gemm.NR)
+    parts = 1
+    if n * m * k >= GEMM_PAR_MIN_WORK:
+        blas_threads = [lib.get_num_threads() for lib in _blas_libraries()]
+        parts = max(1, min(numba.get_num_threads(), *blas_threads, strips))
+    per = -(-strips // parts) * _gemm.NR
+    args = (L, bool(ltrans), R, bool(rtrans), out)
+    jobs = [_gemm_pool().submit(_gemm.gemm_cols, *args, c, min(m, c + per))
+            for c in range(per, m, per)]
+    _gemm.gemm_cols(*args, 0, min(m, per))
+    for job in jobs:
+        job.result()
+    if n % 2:
+        _gemm.gemm_last_row(*args)
+
+
 def _in64(a):
     """A writable float64 C-contiguous view of ``a`` (else a copy, as :func:`_inp`)."""
     if a.dtype is _F64:                 # the common case, checked cheaply
@@ -249,7 +315,7 @@ def linear_act_forward(A_prev, W, b, act, Z, A):
         # NumPy's own np.dot (the same BLAS call as numpy_ref), then the fused epilogue
         _check_outputs(Z=Z, A=A)
         Zo, Ao = _outp(Z), _outp(A)
-        np.dot(_inp(W), _inp(A_prev), out=Zo)
+        _product(_inp(W), False, _inp(A_prev), False, Zo)
         _lay.bias_act(Zo, _in_flat(b), int(act), Ao)
     else:
         if A_prev.dtype is _F64 and A_prev.flags.c_contiguous:
@@ -345,11 +411,11 @@ def linear_backward(dZ, A_prev, W, scale, l2, dW, db, dA_prev):
     if not small:
         dZ, W = _inp(dZ), _inp(W)
         dWo, dbo = _outp(dW), _outp(db)
-        np.dot(dZ, _inp(A_prev).T, out=dWo)
+        _product(dZ, False, _inp(A_prev), True, dWo)
         _lay.dw_db_epilogue(dZ, W, float(scale), float(l2), dWo, _flat(dbo))
         if want:
             dAo = _outp(dA_prev)
-            np.dot(W.T, dZ, out=dAo)
+            _product(W, True, dZ, False, dAo)
     else:
         dWo, dbo = _out64(dW), _out64(db)
         dAo = _out64(dA_prev) if want else np.empty((0, 0))
@@ -936,6 +1002,12 @@ def _warm_one(dt):
         linear_act_forward(A_prev, W, b, act, Z, A)
     _lay.bias_act(Z, b.reshape(-1), RELU, A)
     _lay.dw_db_epilogue(Z, W, 0.5, 0.1, np.empty((2, 3), dt), np.empty(2, dt))
+    if dt == np.float64:
+        _gemm.gemm_lanes()
+        C, sq, At = np.empty((3, 5)), r.random((3, 3)), A_prev.T.copy()
+        for lt, rt, R in ((False, False, A_prev), (False, True, At), (True, False, A_prev)):
+            _gemm.gemm_cols(sq, lt, R, rt, C, 0, 5)
+            _gemm.gemm_last_row(sq, lt, R, rt, C)
     dZ = np.empty_like(Z)
     act_backward(A, Z, A, RELU, dZ)
     dW = np.empty_like(W)

@@ -383,6 +383,62 @@ def test_hand_products_bit_identical_to_numpy(shape):
         np.testing.assert_array_equal(got.view(np.int64), want.view(np.int64))
 
 
+#: (rows, k, columns) past the packed kernel's register tiles (8 x 24), its panels (240
+#: columns) and OpenBLAS's k blocks (split in two between 256 and 512), odd rows included.
+GEMM_SHAPES = [(2, 2, 2), (3, 5, 7), (9, 40, 30), (16, 7, 48), (17, 300, 50),
+               (10, 520, 25), (4, 3, 250)]
+
+
+@pytest.mark.parametrize("shape", GEMM_SHAPES)
+def test_packed_gemm_bit_identical_to_single_thread_numpy(shape):
+    # _cpu_gemm.gemm_cols (+ gemm_last_row): OpenBLAS's single-threaded bits for the
+    # three layouts of the layer kernels, whatever the column ranges the threads take
+    from threadpoolctl import threadpool_limits
+
+    from fastnn.kernels import _cpu_gemm as gemm
+
+    n, k, m = shape
+    rng = np.random.default_rng(n * 10000 + k * 100 + m)
+    L, R = rng.standard_normal((n, k)), rng.standard_normal((k, m))
+    L[0, :2] = -0.0                       # signed zeros keep their sign through the lanes
+    LT, RT = np.ascontiguousarray(L.T), np.ascontiguousarray(R.T)
+    with threadpool_limits(1):
+        want = L @ R
+    cut = min(m, gemm.NR)
+    for lt, rt, left, right in ((False, False, L, R), (False, True, L, RT),
+                                (True, False, LT, R)):
+        got = np.full((n, m), np.nan)
+        for c0, c1 in ((0, cut), (cut, m)):
+            gemm.gemm_cols(left, lt, right, rt, got, c0, c1)
+        if n % 2:
+            gemm.gemm_last_row(left, lt, right, rt, got)
+        np.testing.assert_array_equal(got.view(np.int64), want.view(np.int64))
+
+
+def test_large_layers_keep_numpy_bits():
+    # past GEMM_MIN_WORK the wrappers take the packed kernel (on AVX-512) or np.dot:
+    # either way NumPy's single-threaded bits (the column split over threads is in
+    # test_results_do_not_depend_on_thread_count)
+    from threadpoolctl import threadpool_limits
+
+    rng = np.random.default_rng(5)
+    n_out, n_in, m = 33, 300, 130
+    assert n_out * n_in * m >= cpu.GEMM_MIN_WORK
+    A_prev, W = rng.standard_normal((n_in, m)), rng.standard_normal((n_out, n_in)) * 0.1
+    b, dA = rng.standard_normal((n_out, 1)), rng.standard_normal((n_out, m))
+    results = []
+    with threadpool_limits(1):
+        for K in (numpy_ref, cpu):
+            Z, A = np.empty((n_out, m)), np.empty((n_out, m))
+            dZ, dW, db, dAp = (np.empty_like(dA), np.empty_like(W), np.empty((n_out, 1)),
+                               np.empty_like(A_prev))
+            K.linear_act_forward(A_prev, W, b, _spec.RELU, Z, A)
+            K.linear_act_backward(dA, Z, A, _spec.RELU, A_prev, W, 0.5, 0.1, dZ, dW, db, dAp)
+            results.append((Z, A, dZ, dW, db, dAp))
+    for x, y in zip(*results):
+        np.testing.assert_array_equal(x, y)
+
+
 @numba.njit
 def _chains_reference(W, A, C, l0, nc):
     for i in range(W.shape[0]):
@@ -1411,8 +1467,12 @@ _THREAD_SCRIPT = textwrap.dedent("""
     theta = rng.standard_normal(P) * 0.3; X = rng.standard_normal((3, 64))
     Y = (rng.random((1, 64)) > 0.5) * 1.0; ga = np.empty(P)
     cpu.grad_check_mlp(theta, X, Y, dims, _spec.RELU, 1e-7, ga)
+    cpu.GEMM_PAR_MIN_WORK = 1000              # the large products' column split too
+    Wl, Xl = rng.standard_normal((40, 300)), rng.standard_normal((300, 250))
+    Zl, Al = np.empty((40, 250)), np.empty((40, 250))
+    cpu.linear_act_forward(Xl, Wl, np.zeros((40, 1)), _spec.RELU, Zl, Al)
     h = hashlib.sha256()
-    for a in (p, m, v, A, D, ga, cpu.counter_uniform(5, n)):
+    for a in (p, m, v, A, D, ga, cpu.counter_uniform(5, n), Zl):
         h.update(np.ascontiguousarray(a).tobytes())
     print(h.hexdigest())
 """)
