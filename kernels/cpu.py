@@ -19,7 +19,8 @@ the private ``_cpu_*`` modules:
 Nothing compiles at import: kernels compile on first call (``cache=True`` keeps them on
 disk) or in :func:`warmup`. float64 results equal ``numpy_ref``'s to 1e-12 relative; on
 the shapes that take the hand loops they are bit for bit NumPy's on an AVX2 OpenBLAS
-(the loops follow OpenBLAS's summation order), larger layers call NumPy's own ``np.dot``.
+(the loops follow OpenBLAS's summation order), larger layers call NumPy's own ``np.dot``
+(or, for float64 where the CPU has AVX-512, :mod:`._cpu_gemm` in the same order).
 float32: elementwise kernels and large layers compute in float32 as NumPy does; the
 small-layer hand loops, the gradient check and the training loop compute float32 inputs
 in float64 and round once (within 1e-5 of NumPy's float32, and closer to exact), so one
@@ -217,7 +218,8 @@ def _gemm_pool():
 
 
 def _product(L, ltrans, R, rtrans, out):
-    """``out = op(L) @ op(R)`` (``op`` transposes with the flag) with ``np.dot``'s bits.
+    """``out = op(L) @ op(R)`` (``op`` transposes with the flag) with ``np.dot``'s
+    one-thread bits (``np.dot`` itself where it is called).
 
     ``L``, ``R`` and ``out`` are C-contiguous (``out`` writable). Large float64 products
     on a target with AVX-512 take :func:`._cpu_gemm.gemm_cols` (OpenBLAS's order on
@@ -312,7 +314,7 @@ def linear_act_forward(A_prev, W, b, act, Z, A):
     n_out, n_in = W.shape
     m = A_prev.shape[1]
     if n_out * n_in * m >= BLAS_MIN_WORK and _blas_layer(n_out, A_prev, W):
-        # NumPy's own np.dot (the same BLAS call as numpy_ref), then the fused epilogue
+        # the product in NumPy's order (np.dot, or the packed kernel), then the epilogue
         _check_outputs(Z=Z, A=A)
         Zo, Ao = _outp(Z), _outp(A)
         _product(_inp(W), False, _inp(A_prev), False, Zo)
